@@ -1,7 +1,7 @@
 # insitu — top-level build.
 #
-# Each part of the tree describes its own targets in a fragment (bpf/module.mk,
-# user/module.mk, ...) included below, so parts can grow without touching this
+# Each part of the tree describes its own targets in fragments (bpf/observer.mk,
+# user/semantics.mk, ...: any <dir>/*.mk) included below, so parts can grow without touching this
 # file.  Everything built goes to $(BUILD); nothing is written into the source tree.
 #
 #   make              build everything (kernel objects, binaries, tests)
@@ -60,7 +60,7 @@ CLEAN_EXTRA :=
 # positions, ...).  Fragments add their sources to COMMON_SRCS.
 COMMON_SRCS :=
 
-include $(sort $(wildcard */module.mk))
+include $(sort $(wildcard */*.mk tests/*/*.mk))
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
 COMMON_LIB  := $(BUILD)/libinsitu-common.a
