@@ -49,7 +49,8 @@ $(BUILD)/fuzz/$(1): $(2)
 	$(CLANG) $(FUZZ_CFLAGS) $(2) -o $$@ $(3)
 endef
 
-# Fragments append to these.
+# Fragments append to these (define rules with := / immediate prerequisites in mind:
+# COMMON_LIB and BUILD are already set when fragments are read).
 BINS        :=
 TEST_BINS   :=
 FUZZ_BINS   :=
@@ -59,12 +60,11 @@ CLEAN_EXTRA :=
 # libinsitu-common: small helpers every part needs (logging, time, JSON with
 # positions, ...).  Fragments add their sources to COMMON_SRCS.
 COMMON_SRCS :=
+COMMON_LIB  := $(BUILD)/libinsitu-common.a
 
 include $(sort $(wildcard */*.mk tests/*/*.mk))
 
 COMMON_OBJS := $(COMMON_SRCS:%.c=$(BUILD)/obj/%.o)
-COMMON_LIB  := $(BUILD)/libinsitu-common.a
-
 $(COMMON_LIB): $(COMMON_OBJS)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
