@@ -2,3 +2,17 @@
 # insitu CLI.  The report format and the insitud client live in common/ because the
 # observer and logtail submit reports too; they need -lcjson when they link.
 COMMON_SRCS += common/report.c common/insitud_client.c
+
+AGG_CORE_SRCS := aggregator/strmap.c aggregator/inference.c aggregator/store.c
+AGG_CORE_OBJS := $(AGG_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+AGG_CFLAGS    := -Iaggregator
+AGG_LIBS      := -lcjson
+
+$(BUILD)/obj/aggregator/%.o: CFLAGS += $(AGG_CFLAGS)
+$(BUILD)/obj/tests/unit/test_store.o $(BUILD)/obj/tests/unit/test_inference.o: CFLAGS += $(AGG_CFLAGS)
+
+TEST_BINS += $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store
+$(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store: $(BUILD)/tests/unit/test_%: \
+		$(BUILD)/obj/tests/unit/test_%.o $(AGG_CORE_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ $(AGG_LIBS) -lcmocka -lm
