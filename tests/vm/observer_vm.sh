@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# timeout: 900
+# The observer on another kernel: Debian's linux-image 6.1 (fetched with apt-get
+# download, never installed) booted under qemu-system-x86_64 with TCG, a busybox
+# initramfs holding the built binaries, and the guest tests in tests/vm/guest/.
+# The guest's TAP comes back over the serial console; see tests/vm/run-vm, docs/vm.md.
+#
+# It takes ~15-60 s on this machine, so it is part of `make test` and .ci/run.
+# INSITU_VM=0 leaves it out; a kernel package that cannot be downloaded is a SKIP.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+if [[ ${INSITU_VM:-} == 0 ]]; then echo "1..0 # SKIP INSITU_VM=0"; exit 0; fi
+exec tests/vm/run-vm
