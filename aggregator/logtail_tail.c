@@ -1,0 +1,194 @@
+/* Following log files across rotation and truncation (see logtail_tail.h). */
+#include "logtail_tail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LT_BUF_SIZE (LT_READ_CHUNK + LT_LINE_MAX)
+
+static int open_file(struct lt_tail *t, bool from_end)
+{
+	int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+		close(fd);
+		errno = EISDIR;
+		return -1;
+	}
+	t->fd = fd;
+	t->dev = st.st_dev;
+	t->ino = st.st_ino;
+	t->off = 0;
+	t->len = 0;
+	t->skipping = false;
+	t->lineno = 0;
+	if (from_end && S_ISREG(st.st_mode)) {
+		/* Start after the last complete line; a partial one is finished later. */
+		t->off = lseek(fd, 0, SEEK_END);
+		if (t->off < 0)
+			t->off = 0;
+	}
+	t->last_errno = 0;
+	return 0;
+}
+
+int lt_tail_open(struct lt_tail *t, const char *path, bool from_end, bool may_be_missing)
+{
+	memset(t, 0, sizeof *t);
+	t->path = path;
+	t->fd = -1;
+	t->buf = malloc(LT_BUF_SIZE);
+	if (!t->buf)
+		return -1;
+	if (open_file(t, from_end) == 0)
+		return 0;
+	t->last_errno = errno;
+	if (may_be_missing && errno == ENOENT)
+		return 0;
+	return -1;
+}
+
+/* Splits buf into lines; keeps the unfinished tail. */
+static void emit_lines(struct lt_tail *t, lt_line_fn fn, void *ctx)
+{
+	size_t start = 0;
+	while (start < t->len) {
+		char *nl = memchr(t->buf + start, '\n', t->len - start);
+		if (!nl)
+			break;
+		size_t end = (size_t)(nl - t->buf);
+		if (t->skipping) {
+			t->skipping = false;	/* end of an overlong line, already counted */
+		} else {
+			size_t n = end - start;
+			if (n && t->buf[start + n - 1] == '\r')
+				n--;
+			t->lines++;
+			t->lineno++;
+			fn(ctx, t, t->buf + start, n);
+		}
+		start = end + 1;
+	}
+	size_t rest = t->len - start;
+	if (rest >= LT_LINE_MAX || (t->skipping && rest)) {
+		/* No newline within LT_LINE_MAX bytes: drop what we have and the rest
+		 * of this line. */
+		if (!t->skipping) {
+			t->overlong++;
+			t->lines++;
+			t->lineno++;
+		}
+		t->skipping = true;
+		rest = 0;
+		start = t->len;
+	}
+	if (rest && start)
+		memmove(t->buf, t->buf + start, rest);
+	t->len = rest;
+}
+
+static size_t drain(struct lt_tail *t, lt_line_fn fn, void *ctx)
+{
+	size_t total = 0;
+	for (;;) {
+		ssize_t n = read(t->fd, t->buf + t->len, LT_BUF_SIZE - t->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		t->len += (size_t)n;
+		t->off += n;
+		t->bytes += (uint64_t)n;
+		total += (size_t)n;
+		emit_lines(t, fn, ctx);
+	}
+	return total;
+}
+
+void lt_tail_flush(struct lt_tail *t, lt_line_fn fn, void *ctx)
+{
+	if (t->len && !t->skipping) {
+		size_t n = t->len;
+		if (t->buf[n - 1] == '\r')
+			n--;
+		t->lines++;
+		t->lineno++;
+		fn(ctx, t, t->buf, n);
+	}
+	t->len = 0;
+	t->skipping = false;
+}
+
+size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx)
+{
+	size_t got = 0;
+	if (t->fd >= 0)
+		got = drain(t, fn, ctx);
+	if (!follow)
+		return got;
+
+	struct stat st;
+	if (stat(t->path, &st) < 0) {
+		/* Renamed away and not re-created yet: keep reading the old file. */
+		if (errno != t->last_errno && errno != ENOENT)
+			log_warn("%s: %s", t->path, strerror(errno));
+		t->last_errno = errno;
+		return got;
+	}
+	if (t->fd < 0 || st.st_ino != t->ino || st.st_dev != t->dev) {
+		if (t->fd >= 0) {
+			/* Rotated: finish the old file (lines written just before the
+			 * rename), then switch. */
+			got += drain(t, fn, ctx);
+			lt_tail_flush(t, fn, ctx);
+			close(t->fd);
+			t->fd = -1;
+			t->rotations++;
+		}
+		if (open_file(t, false) < 0) {
+			if (errno != t->last_errno) {
+				log_warn("%s: cannot open: %s (will retry)", t->path, strerror(errno));
+				t->open_errors++;
+			}
+			t->last_errno = errno;
+			return got;
+		}
+		got += drain(t, fn, ctx);
+		return got;
+	}
+	struct stat fst;
+	if (fstat(t->fd, &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_size < t->off) {
+		/* Truncated in place: what is in the file now is new. */
+		t->truncations++;
+		lseek(t->fd, 0, SEEK_SET);
+		t->off = 0;
+		t->len = 0;
+		t->skipping = false;
+		t->lineno = 0;
+		got += drain(t, fn, ctx);
+	}
+	return got;
+}
+
+void lt_tail_close(struct lt_tail *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	free(t->buf);
+	t->buf = NULL;
+}

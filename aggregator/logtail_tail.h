@@ -1,0 +1,54 @@
+/* Reading a log file line by line and following it like `tail -F`:
+ *   - rotation by rename (logrotate's default, create mode): when the path names a
+ *     new file, the old one is read to its end, then the new one from its start;
+ *   - truncation in place (copytruncate, `> file`): when the file shrinks below what
+ *     we have read, reading restarts at offset 0;
+ *   - a path that does not exist yet (or is between rename and re-create) is retried.
+ * Lines are bounded (LT_LINE_MAX); a longer one is counted and skipped, never fatal.
+ * Limitation shared with tail -F: a truncation followed by growth past our offset
+ * before the next poll cannot be told from appending. */
+#ifndef INSITU_LOGTAIL_TAIL_H
+#define INSITU_LOGTAIL_TAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define LT_LINE_MAX (16 * 1024)
+#define LT_READ_CHUNK (64 * 1024)
+
+struct lt_tail;
+typedef void (*lt_line_fn)(void *ctx, struct lt_tail *t, const char *line, size_t len);
+
+struct lt_tail {
+	const char *path;
+	int fd;			/* -1 while the file is missing */
+	dev_t dev;
+	ino_t ino;
+	off_t off;		/* bytes of the current file consumed into buf */
+	char *buf;		/* LT_READ_CHUNK + LT_LINE_MAX bytes */
+	size_t len;		/* pending bytes: start of an unfinished line */
+	bool skipping;		/* inside an overlong line: drop bytes up to its newline */
+	uint64_t lineno;	/* lines of the current file handed out */
+	/* counters */
+	uint64_t bytes, lines, overlong, rotations, truncations, open_errors;
+	int last_errno;		/* last open error, to warn once per kind */
+};
+
+/* Opens 'path' (kept by pointer).  from_end: start at the current end (follow mode
+ * without --from-start).  A missing file is not an error when 'may_be_missing'.
+ * Returns 0, or -1 with errno. */
+int lt_tail_open(struct lt_tail *t, const char *path, bool from_end, bool may_be_missing);
+
+/* Reads everything available now and calls fn for each complete line.  With
+ * 'follow', at end of file checks for rotation/truncation/creation.  Returns the
+ * number of bytes read (0: nothing new). */
+size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx);
+
+/* Hands out a final line without newline (end of a file read once). */
+void lt_tail_flush(struct lt_tail *t, lt_line_fn fn, void *ctx);
+
+void lt_tail_close(struct lt_tail *t);
+
+#endif
