@@ -2,7 +2,7 @@
 # Runs inside the VM guest: is this guest kernel one the observer can work on at all?
 # BTF present, bpf(2) usable, the tracepoints the observer may pick listed, and two
 # network namespaces joined by a veth pair pass TCP and UDP (what observer.sh needs).
-. /vmtests/lib/tap.sh
+. "$INSITU_ROOT/tests/lib/tap.sh"
 
 diag "guest kernel $(uname -r), $(nproc) cpu(s), $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
 ok "kernel BTF at /sys/kernel/btf/vmlinux" test -s /sys/kernel/btf/vmlinux
