@@ -125,6 +125,7 @@ struct insitu_msg_event {
 	__u16 msg_count;   /* messages the call moved (mmsg), else 1 */
 	struct insitu_tuple t;
 	char comm[INSITU_COMM_LEN];
+	__u32 _reserved;   /* zero; keeps the size a multiple of 8 with no hidden padding */
 	/* __u8 ids[ids_len]; __u8 payload[cap_len]; */
 };
 
@@ -151,12 +152,13 @@ struct insitu_conn_event {
 	__u32 tid;
 	__u32 netns;
 	__s32 err;         /* errno (positive) for CONNECT*, sk_err for others, else 0 */
+	__u32 srtt_us;     /* TCP smoothed RTT (us) when known, else 0 */
+	__u32 total_retrans; /* TCP retransmitted segments so far on this connection */
 	__u8 type;         /* enum insitu_conn_type */
 	__u8 old_state;    /* TCP states (TCP_ESTABLISHED=1 ..) for state changes, else 0 */
 	__u8 new_state;
 	__u8 _pad;
-	__u32 srtt_us;     /* TCP smoothed RTT (us) when known, else 0 */
-	__u32 total_retrans; /* TCP retransmitted segments so far on this connection */
+	__u32 _reserved;   /* zero */
 	__u64 bytes_acked;   /* TCP bytes sent and acknowledged so far */
 	__u64 bytes_received;/* TCP bytes received so far */
 	struct insitu_tuple t;
@@ -190,5 +192,9 @@ struct insitu_config {
 	__u8 _pad[3];
 	__u64 cgroup;
 };
+
+/* The layout is the contract: a change here must bump INSITU_EVENT_VERSION. */
+_Static_assert(sizeof(struct insitu_msg_event) == 136, "insitu_msg_event layout changed");
+_Static_assert(sizeof(struct insitu_conn_event) == 136, "insitu_conn_event layout changed");
 
 #endif
