@@ -79,7 +79,10 @@ static void emit_lines(struct lt_tail *t, lt_line_fn fn, void *ctx)
 				n--;
 			t->lines++;
 			t->lineno++;
-			fn(ctx, t, t->buf + start, n);
+			if (n > LT_LINE_MAX)
+				t->overlong++;	/* same limit whether it came in one read or several */
+			else
+				fn(ctx, t, t->buf + start, n);
 		}
 		start = end + 1;
 	}
