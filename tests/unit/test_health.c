@@ -1,0 +1,211 @@
+/* Health windows: judgement of each metric, window emission, absence, recovery,
+ * bounds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "health.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+
+static struct insitu_report got[64];
+static int ngot;
+
+static void emit(const struct insitu_report *r, void *arg)
+{
+	(void)arg;
+	if (ngot < 64)
+		got[ngot++] = *r;
+}
+
+static const struct insitu_metric *metric(const struct insitu_report *r, const char *name)
+{
+	for (unsigned i = 0; i < r->obs.n_metrics; i++)
+		if (!strcmp(r->obs.metrics[i].name, name))
+			return &r->obs.metrics[i];
+	return NULL;
+}
+
+static struct health *mk(struct health_cfg *c)
+{
+	health_cfg_defaults(c);
+	ngot = 0;
+	return health_new(c, emit, NULL);
+}
+
+static const char *A = "client@h1", *B = "server@h2:80", *C = "db@h3:6379";
+
+static void test_judge_latency(void **st)
+{
+	struct health_cfg c;
+	health_cfg_defaults(&c);
+	(void)st;
+	/* below the floor nothing is slow, whatever the ratio */
+	assert_int_equal(health_judge_latency(&c, 1 * MS, 10000).status, INSITU_HEALTHY);
+	/* no baseline yet: healthy unless an objective says otherwise */
+	assert_int_equal(health_judge_latency(&c, 500 * MS, 0).status, INSITU_HEALTHY);
+	c.objective_ns = 100 * MS;
+	assert_int_equal(health_judge_latency(&c, 500 * MS, 0).status, INSITU_UNHEALTHY);
+	c.objective_ns = 0;
+	/* against a 5 ms baseline: 2x fine, 5x maybe, 40x unhealthy */
+	assert_int_equal(health_judge_latency(&c, 10 * MS, 5 * MS).status, INSITU_HEALTHY);
+	assert_int_equal(health_judge_latency(&c, 25 * MS, 5 * MS).status, INSITU_MAYBE_UNHEALTHY);
+	struct insitu_value v = health_judge_latency(&c, 200 * MS, 5 * MS);
+	assert_int_equal(v.status, INSITU_UNHEALTHY);
+	assert_true(v.score < 10);
+	/* a microsecond baseline is lifted to the floor: 1 ms is not "1000x slower" */
+	assert_int_equal(health_judge_latency(&c, 3 * MS, 1000).status, INSITU_HEALTHY);
+}
+
+static void test_judge_errors(void **st)
+{
+	struct health_cfg c;
+	health_cfg_defaults(&c);
+	(void)st;
+	assert_int_equal(health_judge_errors(&c, 0, 100).status, INSITU_HEALTHY);
+	assert_int_equal(health_judge_errors(&c, 10, 100).status, INSITU_MAYBE_UNHEALTHY);
+	struct insitu_value v = health_judge_errors(&c, 50, 100);
+	assert_int_equal(v.status, INSITU_UNHEALTHY);
+	assert_true(v.score > 49.9 && v.score < 50.1);
+}
+
+/* Healthy traffic learns a baseline; a 200 ms slowdown is UNHEALTHY in the very
+ * next window; recovery answers with HEALTHY latency. */
+static void test_slowdown_and_recovery(void **st)
+{
+	struct health_cfg c;
+	struct health *h = mk(&c);
+	uint64_t t = 100 * SEC;
+	(void)st;
+	for (int w = 0; w < 5; w++, t += SEC)
+		for (int i = 0; i < 50; i++)
+			health_exchange(h, A, B, t + i * MS, 3 * MS, HEALTH_OK);
+	health_tick(h, t);
+	assert_int_equal(ngot, 5);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(metric(&got[i], "latency")->value.status, INSITU_HEALTHY);
+	ngot = 0;
+	for (int i = 0; i < 20; i++)
+		health_exchange(h, A, B, t + i * MS, 203 * MS, HEALTH_OK);
+	t += SEC;
+	health_tick(h, t);
+	assert_int_equal(ngot, 1);
+	assert_string_equal(got[0].observer, A);
+	assert_string_equal(got[0].subject, B);
+	assert_int_equal(metric(&got[0], "latency")->value.status, INSITU_UNHEALTHY);
+	assert_int_equal(metric(&got[0], "errors")->value.status, INSITU_HEALTHY);
+	assert_int_equal(metric(&got[0], "timeouts")->value.status, INSITU_HEALTHY);
+	assert_int_equal(metric(&got[0], "connect")->value.status, INSITU_HEALTHY);
+	/* the fault was not learned as the new normal */
+	ngot = 0;
+	for (int i = 0; i < 20; i++)
+		health_exchange(h, A, B, t + i * MS, 3 * MS, HEALTH_OK);
+	health_tick(h, t + SEC);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(metric(&got[0], "latency")->value.status, INSITU_HEALTHY);
+	health_free(h);
+}
+
+/* Windows without traffic report nothing, and pairs are independent. */
+static void test_absence_is_not_health(void **st)
+{
+	struct health_cfg c;
+	struct health *h = mk(&c);
+	(void)st;
+	health_exchange(h, A, B, 10 * SEC, 1 * MS, HEALTH_OK);
+	health_exchange(h, B, C, 10 * SEC + 5, 1 * MS, HEALTH_FAILED);
+	assert_int_equal(health_tick(h, 10 * SEC + 500 * MS), 0); /* window still open */
+	assert_int_equal(health_tick(h, 11 * SEC), 2);
+	assert_int_equal(health_tick(h, 20 * SEC), 0); /* nine silent windows */
+	assert_int_equal(ngot, 2);
+	const struct insitu_report *bc = !strcmp(got[0].observer, B) ? &got[0] : &got[1];
+	assert_int_equal(metric(bc, "errors")->value.status, INSITU_UNHEALTHY);
+	assert_int_equal(health_stats(h)->reports, 2);
+	health_free(h);
+}
+
+/* Requests that wait: PENDING past the expected time, UNHEALTHY past the timeout. */
+static void test_waiting_requests(void **st)
+{
+	struct health_cfg c;
+	struct health *h = mk(&c);
+	(void)st;
+	health_exchange(h, A, B, 5 * SEC, 1 * MS, HEALTH_OK);
+	health_waiting(h, A, B, 6 * SEC, 100 * MS); /* not yet past expected: ignored */
+	health_waiting(h, A, B, 6 * SEC, 400 * MS);
+	health_tick(h, 6 * SEC);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(metric(&got[0], "timeouts")->value.status, INSITU_PENDING);
+	ngot = 0;
+	health_waiting(h, A, B, 7 * SEC, 1400 * MS);
+	health_tick(h, 7 * SEC);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(metric(&got[0], "timeouts")->value.status, INSITU_UNHEALTHY);
+	/* no exchange completed: no latency, errors or connect claim */
+	assert_null(metric(&got[0], "latency"));
+	assert_null(metric(&got[0], "errors"));
+	assert_null(metric(&got[0], "connect"));
+	health_free(h);
+}
+
+static void test_connection_signals(void **st)
+{
+	struct health_cfg c;
+	struct health *h = mk(&c);
+	(void)st;
+	health_signal(h, A, B, 3 * SEC, HEALTH_SIG_REFUSED);
+	health_signal(h, A, C, 3 * SEC, HEALTH_SIG_RESET);
+	for (int i = 0; i < 5; i++)
+		health_signal(h, B, C, 3 * SEC, HEALTH_SIG_RETRANSMIT);
+	health_tick(h, 4 * SEC);
+	assert_int_equal(ngot, 3);
+	for (int i = 0; i < 3; i++) {
+		const struct insitu_report *r = &got[i];
+		if (!strcmp(r->subject, B))
+			assert_int_equal(metric(r, "connect")->value.status, INSITU_DEAD);
+		else if (!strcmp(r->observer, A))
+			assert_int_equal(metric(r, "connect")->value.status, INSITU_UNHEALTHY);
+		else
+			assert_int_equal(metric(r, "retransmits")->value.status, INSITU_MAYBE_UNHEALTHY);
+	}
+	health_free(h);
+}
+
+/* The pair table is bounded: evidence beyond it is dropped and counted. */
+static void test_pair_bound(void **st)
+{
+	struct health_cfg c;
+	static char names[10][16];
+	(void)st;
+	health_cfg_defaults(&c);
+	c.max_pairs = 4;
+	ngot = 0;
+	struct health *h = health_new(&c, emit, NULL);
+	for (int i = 0; i < 10; i++) {
+		snprintf(names[i], sizeof names[i], "s%d", i);
+		health_exchange(h, A, names[i], SEC, MS, HEALTH_OK);
+	}
+	assert_int_equal(health_stats(h)->pairs, 4);
+	assert_int_equal(health_stats(h)->pairs_dropped, 6);
+	assert_int_equal(health_tick(h, 2 * SEC), 4);
+	health_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_judge_latency),
+		cmocka_unit_test(test_judge_errors),
+		cmocka_unit_test(test_slowdown_and_recovery),
+		cmocka_unit_test(test_absence_is_not_health),
+		cmocka_unit_test(test_waiting_requests),
+		cmocka_unit_test(test_connection_signals),
+		cmocka_unit_test(test_pair_bound),
+	};
+	return cmocka_run_group_tests_name("health", tests, NULL, NULL);
+}
