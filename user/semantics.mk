@@ -1,15 +1,44 @@
 # Protocol semantics (issue 3): JSON loader with positions (common/json.c), the
-# semantics language and its validator, framers, ID extraction, insitu-semantics.
+# semantics language and its validator, framers, ID extraction, insitu-semantics,
+# ID-function plugins (plugins/).
 #
 # Other parts link the semantics engine with:
-#   $(SEMANTICS_OBJS) and $(SEMANTICS_LIBS)
+#   $(SEMANTICS_OBJS) $(COMMON_LIB) $(SEMANTICS_LIBS)
+# PCRE2 (libpcre2-8) for regex ids, with JIT; libdl for plugins.
 COMMON_SRCS += common/json.c
 
-SEMANTICS_SRCS :=
+SEMANTICS_SRCS := user/semantics_load.c user/framer.c user/extract.c
 SEMANTICS_OBJS := $(SEMANTICS_SRCS:%.c=$(BUILD)/obj/%.o)
 SEMANTICS_LIBS := -lpcre2-8 -ldl -lm
 
+BINS += $(BUILD)/insitu-semantics
+$(BUILD)/insitu-semantics: $(BUILD)/obj/user/semantics_main.o $(SEMANTICS_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ $(SEMANTICS_LIBS)
+
+# Example ID-function plugin (DNS question decoding), next to the binaries so the
+# default plugin search (<program dir>/plugins) finds it.
+PLUGINS := $(BUILD)/plugins/insitu-dns.so
+BINS += $(PLUGINS)
+$(BUILD)/plugins/insitu-%.so: plugins/%.c include/insitu/idfunc.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden $< -o $@ $(LDFLAGS)
+
+SEM_TESTS := json semantics framer extract
+TEST_BINS += $(SEM_TESTS:%=$(BUILD)/tests/unit/test_%)
 $(BUILD)/tests/unit/test_json: tests/unit/test_json.c $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(COMMON_LIB) -lcmocka -lm $(LDFLAGS)
-TEST_BINS += $(BUILD)/tests/unit/test_json
+$(BUILD)/tests/unit/test_semantics $(BUILD)/tests/unit/test_framer $(BUILD)/tests/unit/test_extract: \
+		$(BUILD)/tests/unit/test_%: tests/unit/test_%.c $(SEMANTICS_OBJS) $(COMMON_LIB) $(PLUGINS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $< -o $@ $(SEMANTICS_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) $(LDFLAGS)
+
+# libFuzzer targets: the JSON loader and the framers.
+$(eval $(call fuzz_target,fuzz_semantics_load,tests/fuzz/fuzz_semantics_load.c $(SEMANTICS_SRCS) common/json.c,-lpcre2-8 -ldl -lm))
+$(eval $(call fuzz_target,fuzz_framer,tests/fuzz/fuzz_framer.c $(SEMANTICS_SRCS) common/json.c,-lpcre2-8 -ldl -lm))
+
+BENCH_BINS += $(BUILD)/bench/bench_extract
+$(BUILD)/bench/bench_extract: tests/bench/bench_extract.c $(SEMANTICS_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $< -o $@ $(SEMANTICS_OBJS) $(COMMON_LIB) $(SEMANTICS_LIBS) $(LDFLAGS)
