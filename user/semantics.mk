@@ -24,7 +24,7 @@ $(BUILD)/plugins/insitu-%.so: plugins/%.c include/insitu/idfunc.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden $< -o $@ $(LDFLAGS)
 
-SEM_TESTS := json semantics framer extract
+SEM_TESTS := json
 TEST_BINS += $(SEM_TESTS:%=$(BUILD)/tests/unit/test_%)
 $(BUILD)/tests/unit/test_json: tests/unit/test_json.c $(COMMON_LIB)
 	@mkdir -p $(@D)
@@ -34,11 +34,3 @@ $(BUILD)/tests/unit/test_semantics $(BUILD)/tests/unit/test_framer $(BUILD)/test
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser $< -o $@ $(SEMANTICS_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) $(LDFLAGS)
 
-# libFuzzer targets: the JSON loader and the framers.
-$(eval $(call fuzz_target,fuzz_semantics_load,tests/fuzz/fuzz_semantics_load.c $(SEMANTICS_SRCS) common/json.c,-lpcre2-8 -ldl -lm))
-$(eval $(call fuzz_target,fuzz_framer,tests/fuzz/fuzz_framer.c $(SEMANTICS_SRCS) common/json.c,-lpcre2-8 -ldl -lm))
-
-BENCH_BINS += $(BUILD)/bench/bench_extract
-$(BUILD)/bench/bench_extract: tests/bench/bench_extract.c $(SEMANTICS_OBJS) $(COMMON_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iuser $< -o $@ $(SEMANTICS_OBJS) $(COMMON_LIB) $(SEMANTICS_LIBS) $(LDFLAGS)
