@@ -16,3 +16,14 @@ $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store: $(BUILD)/test
 		$(BUILD)/obj/tests/unit/test_%.o $(AGG_CORE_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -o $@ $(AGG_LIBS) -lcmocka -lm
+
+# insitud: the daemon
+INSITUD_SRCS := aggregator/registry.c aggregator/persist.c aggregator/config.c aggregator/hold.c \
+                aggregator/core.c aggregator/requests.c aggregator/api.c aggregator/frame.c \
+                aggregator/peers.c
+INSITUD_OBJS := $(INSITUD_SRCS:%.c=$(BUILD)/obj/%.o)
+INSITUD_LIBS := -lsqlite3 -lcjson -lsodium -lm
+BINS += $(BUILD)/insitud
+$(BUILD)/insitud: $(BUILD)/obj/aggregator/insitud.o $(INSITUD_OBJS) $(AGG_CORE_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ $(INSITUD_LIBS)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timeutil.h"
 
 #define LT_BUF_SIZE (LT_READ_CHUNK + LT_LINE_MAX)
 
@@ -136,11 +137,54 @@ void lt_tail_flush(struct lt_tail *t, lt_line_fn fn, void *ctx)
 	t->skipping = false;
 }
 
+/* Remembers the file's mtime when everything in it has been read, so that a later
+ * change that does not make it longer can be recognised as a rewrite. */
+static void note_eof(struct lt_tail *t)
+{
+	struct stat st;
+	t->eof_known = false;
+	if (fstat(t->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == t->off) {
+		t->mtime_at_eof = st.st_mtim;
+		t->eof_known = true;
+	}
+}
+
+static void restart_at_zero(struct lt_tail *t)
+{
+	t->truncations++;
+	lseek(t->fd, 0, SEEK_SET);
+	t->off = 0;
+	t->len = 0;
+	t->skipping = false;
+	t->lineno = 0;
+	t->eof_known = false;
+}
+
+static void end_prev(struct lt_tail *t, lt_line_fn fn, void *ctx)
+{
+	struct lt_tail *p = t->prev;
+	drain(p, fn, ctx);
+	lt_tail_flush(p, fn, ctx);
+	t->lines += p->lines;
+	t->bytes += p->bytes;
+	t->overlong += p->overlong;
+	lt_tail_close(p);
+	free(p);
+	t->prev = NULL;
+}
+
 size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx)
 {
 	size_t got = 0;
+	if (t->prev) {
+		uint64_t before = t->prev->bytes;
+		drain(t->prev, fn, ctx);
+		got += (size_t)(t->prev->bytes - before);
+		if (mono_ns() >= t->prev_until_ns)
+			end_prev(t, fn, ctx);
+	}
 	if (t->fd >= 0)
-		got = drain(t, fn, ctx);
+		got += drain(t, fn, ctx);
 	if (!follow)
 		return got;
 
@@ -154,11 +198,23 @@ size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx)
 	}
 	if (t->fd < 0 || st.st_ino != t->ino || st.st_dev != t->dev) {
 		if (t->fd >= 0) {
-			/* Rotated: finish the old file (lines written just before the
-			 * rename), then switch. */
-			got += drain(t, fn, ctx);
-			lt_tail_flush(t, fn, ctx);
-			close(t->fd);
+			/* Rotated: the old file stays open for the grace period (a
+			 * previous one still in grace is finished now). */
+			if (t->prev)
+				end_prev(t, fn, ctx);
+			struct lt_tail *p = malloc(sizeof *p);
+			char *nbuf = malloc(LT_BUF_SIZE);
+			if (!p || !nbuf) {
+				free(p);
+				free(nbuf);
+				return got;	/* try again at the next poll */
+			}
+			*p = *t;
+			p->prev = NULL;
+			p->lines = p->bytes = p->overlong = 0;
+			t->buf = nbuf;
+			t->prev = p;
+			t->prev_until_ns = mono_ns() + LT_ROTATE_GRACE_NS;
 			t->fd = -1;
 			t->rotations++;
 		}
@@ -171,24 +227,31 @@ size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx)
 			return got;
 		}
 		got += drain(t, fn, ctx);
+		note_eof(t);
 		return got;
 	}
 	struct stat fst;
-	if (fstat(t->fd, &fst) == 0 && S_ISREG(fst.st_mode) && fst.st_size < t->off) {
-		/* Truncated in place: what is in the file now is new. */
-		t->truncations++;
-		lseek(t->fd, 0, SEEK_SET);
-		t->off = 0;
-		t->len = 0;
-		t->skipping = false;
-		t->lineno = 0;
-		got += drain(t, fn, ctx);
+	if (fstat(t->fd, &fst) == 0 && S_ISREG(fst.st_mode)) {
+		bool rewritten = t->eof_known && fst.st_size <= t->off &&
+				 (fst.st_mtim.tv_sec != t->mtime_at_eof.tv_sec ||
+				  fst.st_mtim.tv_nsec != t->mtime_at_eof.tv_nsec);
+		if (fst.st_size < t->off || rewritten) {
+			/* Truncated in place: what is in the file now is new. */
+			restart_at_zero(t);
+			got += drain(t, fn, ctx);
+		}
 	}
+	note_eof(t);
 	return got;
 }
 
 void lt_tail_close(struct lt_tail *t)
 {
+	if (t->prev) {
+		lt_tail_close(t->prev);
+		free(t->prev);
+		t->prev = NULL;
+	}
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;

@@ -4,9 +4,11 @@
  *   - truncation in place (copytruncate, `> file`): when the file shrinks below what
  *     we have read, reading restarts at offset 0;
  *   - a path that does not exist yet (or is between rename and re-create) is retried.
+ *   - a file rewritten in place to no more than the length we had read (truncated,
+ *     then written again before we looked) is caught by its modification time.
  * Lines are bounded (LT_LINE_MAX); a longer one is counted and skipped, never fatal.
  * Limitation shared with tail -F: a truncation followed by growth past our offset
- * before the next poll cannot be told from appending. */
+ * before the next poll cannot be told from appending (poll often: --interval). */
 #ifndef INSITU_LOGTAIL_TAIL_H
 #define INSITU_LOGTAIL_TAIL_H
 
@@ -14,8 +16,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define LT_LINE_MAX (16 * 1024)
+/* After a rotation the old file is still read for this long: writers such as nginx
+ * workers reopen their log a little after the rename (on a signal), and lines they
+ * write to the old file meanwhile must not be lost. */
+#define LT_ROTATE_GRACE_NS (2 * 1000000000ll)
 #define LT_READ_CHUNK (64 * 1024)
 
 struct lt_tail;
@@ -30,6 +37,10 @@ struct lt_tail {
 	char *buf;		/* LT_READ_CHUNK + LT_LINE_MAX bytes */
 	size_t len;		/* pending bytes: start of an unfinished line */
 	bool skipping;		/* inside an overlong line: drop bytes up to its newline */
+	struct timespec mtime_at_eof;	/* file's mtime when we had read all of it */
+	bool eof_known;
+	struct lt_tail *prev;	/* the file before a rotation, read during the grace period */
+	uint64_t prev_until_ns;	/* monotonic deadline of the grace period */
 	uint64_t lineno;	/* lines of the current file handed out */
 	/* counters */
 	uint64_t bytes, lines, overlong, rotations, truncations, open_errors;

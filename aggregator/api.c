@@ -1,0 +1,426 @@
+/* Unix-socket server of insitud (see api.h). */
+#include "api.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "insitud.h"
+#include "insitud_client.h"
+#include "log.h"
+#include "requests.h"
+
+struct deferred {
+	char *text;
+	char *id;
+	int is_write;
+};
+
+struct client {
+	struct ev_handler h;
+	struct api *api;
+	int fd;
+	uint32_t ev;          /* events registered in epoll */
+	char *in;
+	size_t inlen, incap;
+	char *out;
+	size_t outoff, outlen, outcap;
+	struct deferred *def; /* answers waiting for the commit */
+	size_t ndef, capdef;
+	struct client *next_def; /* in api->with_def */
+	int on_def_list;
+	int dead;
+	struct client *prev, *next;
+};
+
+struct api {
+	struct ev_handler h;
+	struct insitud *d;
+	int fd;
+	char path[108];
+	struct client *clients;
+	unsigned nclients;
+	struct client *with_def;
+	struct client *graveyard; /* closed during a pass, freed at its end */
+	uint64_t accepted, refused_full, dropped_too_long, dropped_slow, dropped_io, lines;
+};
+
+static void client_event(struct ev_handler *h, uint32_t events);
+
+static void set_events(struct client *c)
+{
+	struct api *a = c->api;
+	uint32_t ev = 0;
+	size_t pending = c->outlen - c->outoff;
+	struct epoll_event e;
+
+	if (pending < API_OUT_PAUSE)
+		ev |= EPOLLIN;
+	if (pending)
+		ev |= EPOLLOUT;
+	if (ev == c->ev)
+		return;
+	e.events = ev;
+	e.data.ptr = &c->h;
+	epoll_ctl(a->d->epfd, EPOLL_CTL_MOD, c->fd, &e);
+	c->ev = ev;
+}
+
+static void client_close(struct client *c)
+{
+	struct api *a = c->api;
+	if (c->dead)
+		return;
+	c->dead = 1;
+	epoll_ctl(a->d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		a->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	a->nclients--;
+	/* freed at the end of the pass: deferred answers may still point at it */
+	c->next = a->graveyard;
+	a->graveyard = c;
+}
+
+static void client_free(struct client *c)
+{
+	for (size_t i = 0; i < c->ndef; i++) {
+		free(c->def[i].text);
+		free(c->def[i].id);
+	}
+	free(c->def);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static int out_append(struct client *c, const char *s, size_t n)
+{
+	if (c->outoff && c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	if (c->outlen + n + 1 > c->outcap) {
+		size_t ncap = c->outcap ? c->outcap : 4096;
+		char *nb;
+		if (c->outoff) { /* compact first */
+			memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+			c->outlen -= c->outoff;
+			c->outoff = 0;
+		}
+		while (ncap < c->outlen + n + 1)
+			ncap *= 2;
+		if (ncap != c->outcap) {
+			nb = realloc(c->out, ncap);
+			if (!nb)
+				return -1;
+			c->out = nb;
+			c->outcap = ncap;
+		}
+	}
+	memcpy(c->out + c->outlen, s, n);
+	c->out[c->outlen + n] = '\n';
+	c->outlen += n + 1;
+	return 0;
+}
+
+static void flush_out(struct client *c)
+{
+	while (!c->dead && c->outoff < c->outlen) {
+		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			c->outoff += (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			break;
+		} else {
+			c->api->dropped_io++;
+			client_close(c);
+			return;
+		}
+	}
+	if (c->dead)
+		return;
+	if (c->outlen - c->outoff > API_OUT_MAX) {
+		log_warn("client fd %d does not read its answers (%zu bytes pending): dropped", c->fd,
+			 c->outlen - c->outoff);
+		c->api->dropped_slow++;
+		client_close(c);
+		return;
+	}
+	set_events(c);
+}
+
+static void answer(struct client *c, struct answer *ans)
+{
+	struct api *a = c->api;
+
+	if (!persist_in_txn(&a->d->db) && !c->ndef) {
+		out_append(c, ans->text, strlen(ans->text));
+		free(ans->text);
+		free(ans->id);
+		return;
+	}
+	/* a transaction is open: this answer (even a read's, which may show uncommitted
+	 * data, and which must stay in order) waits for the commit */
+	if (c->ndef == c->capdef) {
+		size_t ncap = c->capdef ? c->capdef * 2 : 16;
+		struct deferred *n = realloc(c->def, ncap * sizeof *n);
+		if (!n) {
+			free(ans->text);
+			free(ans->id);
+			return;
+		}
+		c->def = n;
+		c->capdef = ncap;
+	}
+	c->def[c->ndef++] = (struct deferred){ans->text, ans->id, ans->is_write};
+	if (!c->on_def_list) {
+		c->on_def_list = 1;
+		c->next_def = a->with_def;
+		a->with_def = c;
+	}
+}
+
+static void process_lines(struct client *c)
+{
+	struct api *a = c->api;
+	size_t start = 0;
+
+	for (;;) {
+		char *nl = memchr(c->in + start, '\n', c->inlen - start);
+		struct answer ans;
+		size_t len;
+
+		if (!nl)
+			break;
+		len = (size_t)(nl - (c->in + start));
+		if (len && c->in[start + len - 1] == '\r')
+			len--;
+		if (len) {
+			a->lines++;
+			requests_handle(a->d, c->in + start, len, &ans);
+			answer(c, &ans);
+		}
+		start = (size_t)(nl - c->in) + 1;
+	}
+	memmove(c->in, c->in + start, c->inlen - start);
+	c->inlen -= start;
+	if (c->inlen >= INSITUD_LINE_MAX) {
+		char *e = requests_error(NULL, "too_long", "request line longer than 1 MiB: connection closed");
+		a->dropped_too_long++;
+		if (e) {
+			out_append(c, e, strlen(e));
+			free(e);
+		}
+		flush_out(c);
+		client_close(c);
+	}
+}
+
+static void client_event(struct ev_handler *h, uint32_t events)
+{
+	struct client *c = (struct client *)h;
+
+	if (c->dead)
+		return;
+	if (events & EPOLLIN) {
+		if (c->incap - c->inlen < 65536) {
+			size_t ncap = c->incap ? c->incap * 2 : 65536;
+			char *nb;
+			if (ncap > INSITUD_LINE_MAX + 262144)
+				ncap = INSITUD_LINE_MAX + 262144;
+			nb = ncap > c->incap ? realloc(c->in, ncap) : c->in;
+			if (!nb) {
+				client_close(c);
+				return;
+			}
+			c->in = nb;
+			c->incap = ncap;
+		}
+		ssize_t r = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+			client_close(c);
+			return;
+		}
+		if (r > 0) {
+			c->inlen += (size_t)r;
+			process_lines(c);
+		}
+	} else if (events & (EPOLLHUP | EPOLLERR)) {
+		client_close(c);
+		return;
+	}
+	if (!c->dead && (events & EPOLLOUT))
+		flush_out(c);
+}
+
+static void accept_event(struct ev_handler *h, uint32_t events)
+{
+	struct api *a = (struct api *)h;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *c;
+		struct epoll_event e;
+
+		if (fd < 0)
+			return;
+		if (a->nclients >= API_CLIENTS_MAX || !(c = calloc(1, sizeof *c))) {
+			a->refused_full++;
+			close(fd);
+			continue;
+		}
+		c->h.fn = client_event;
+		c->api = a;
+		c->fd = fd;
+		c->ev = EPOLLIN;
+		e.events = EPOLLIN;
+		e.data.ptr = &c->h;
+		if (epoll_ctl(a->d->epfd, EPOLL_CTL_ADD, fd, &e)) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = a->clients;
+		if (a->clients)
+			a->clients->prev = c;
+		a->clients = c;
+		a->nclients++;
+		a->accepted++;
+	}
+}
+
+void api_end_pass(struct api *a, int committed, const char *storage_msg)
+{
+	struct client *c, *next;
+
+	for (c = a->with_def; c; c = next) {
+		next = c->next_def;
+		c->on_def_list = 0;
+		for (size_t i = 0; i < c->ndef; i++) {
+			struct deferred *df = &c->def[i];
+			if (!c->dead) {
+				if (!committed && df->is_write) {
+					char *e = requests_storage_error(df->id, storage_msg);
+					if (e)
+						out_append(c, e, strlen(e));
+					free(e);
+				} else {
+					out_append(c, df->text, strlen(df->text));
+				}
+			}
+			free(df->text);
+			free(df->id);
+		}
+		c->ndef = 0;
+	}
+	a->with_def = NULL;
+	for (c = a->clients; c; c = next) {
+		next = c->next;
+		if (c->outoff < c->outlen)
+			flush_out(c);
+	}
+	while ((c = a->graveyard)) {
+		a->graveyard = c->next;
+		client_free(c);
+	}
+}
+
+struct api *api_new(struct insitud *d)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct api *a = calloc(1, sizeof *a);
+	struct epoll_event e;
+	char dir[108], *slash;
+	mode_t old;
+
+	if (!a)
+		return NULL;
+	a->d = d;
+	a->h.fn = accept_event;
+	snprintf(a->path, sizeof a->path, "%s", d->cfg.socket);
+	snprintf(dir, sizeof dir, "%s", a->path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			log_warn("creating %s: %s", dir, strerror(errno));
+	}
+	strcpy(sa.sun_path, a->path);
+	a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->fd < 0) {
+		log_error("socket: %s", strerror(errno));
+		free(a);
+		return NULL;
+	}
+	/* a socket file left by a crashed insitud: replace it, but never steal a live one */
+	if (connect(a->fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+		log_error("%s: another insitud is already listening there", a->path);
+		close(a->fd);
+		free(a);
+		return NULL;
+	}
+	close(a->fd);
+	a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unlink(a->path);
+	old = umask(0177); /* no window where the socket is world-accessible */
+	if (bind(a->fd, (struct sockaddr *)&sa, sizeof sa) || listen(a->fd, 256)) {
+		umask(old);
+		log_error("%s: %s", a->path, strerror(errno));
+		close(a->fd);
+		free(a);
+		return NULL;
+	}
+	umask(old);
+	if (*d->cfg.socket_group) {
+		struct group *g = getgrnam(d->cfg.socket_group);
+		if (!g || chown(a->path, (uid_t)-1, g->gr_gid))
+			log_warn("%s: cannot give the socket to group '%s': %s", a->path, d->cfg.socket_group,
+				 g ? strerror(errno) : "no such group");
+	}
+	if (chmod(a->path, d->cfg.socket_mode))
+		log_warn("chmod %s: %s", a->path, strerror(errno));
+	e.events = EPOLLIN;
+	e.data.ptr = &a->h;
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, a->fd, &e)) {
+		log_error("epoll: %s", strerror(errno));
+		close(a->fd);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+void api_free(struct api *a)
+{
+	if (!a)
+		return;
+	api_end_pass(a, 1, "");
+	while (a->clients)
+		client_close(a->clients);
+	api_end_pass(a, 1, "");
+	close(a->fd);
+	unlink(a->path);
+	free(a);
+}
+
+void api_stats_json(const struct api *a, cJSON *o)
+{
+	cJSON_AddNumberToObject(o, "clients", a->nclients);
+	cJSON_AddNumberToObject(o, "clients_accepted", (double)a->accepted);
+	cJSON_AddNumberToObject(o, "clients_refused_full", (double)a->refused_full);
+	cJSON_AddNumberToObject(o, "clients_dropped_too_long", (double)a->dropped_too_long);
+	cJSON_AddNumberToObject(o, "clients_dropped_slow", (double)a->dropped_slow);
+	cJSON_AddNumberToObject(o, "clients_dropped_io", (double)a->dropped_io);
+	cJSON_AddNumberToObject(o, "request_lines", (double)a->lines);
+}
