@@ -1,8 +1,12 @@
 # Rake linking (issue 4): connection table, stream reassembly, request/response
 # matching, intra-node and cross-node linking, path trees and their output.
 #
-# Other parts link the linker with $(LINKER_OBJS) (no extra libraries).
+# The linker core links with $(LINKER_OBJS) alone; insitu-observer's --paths stage
+# (user/linker.h) adds $(LINKER_STAGE_OBJS) and needs the semantics engine.
 LINKER_CORE_SRCS := user/stream.c user/match.c user/link.c user/path.c
+# The observer stage (needs the semantics engine and the observer's pipeline).
+LINKER_STAGE_SRCS := user/conn.c user/linker.c
+LINKER_STAGE_OBJS := $(LINKER_STAGE_SRCS:%.c=$(BUILD)/obj/%.o)
 LINKER_OBJS := $(LINKER_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 
 LINKER_UNIT_TESTS := stream match link
@@ -14,3 +18,14 @@ $(BUILD)/tests/unit/test_$(1): tests/unit/test_$(1).c $(LINKER_OBJS)
 TEST_BINS += $(BUILD)/tests/unit/test_$(1)
 endef
 $(foreach t,$(LINKER_UNIT_TESTS),$(eval $(call linker_unit_test,$(t))))
+
+# insitu-link: the same stage over a --record file (offline, tests, bench).  The
+# semantics and observer fragments are read after this one, hence the second
+# expansion ($$...) of their object lists.
+.SECONDEXPANSION:
+LINK_TOOL_OBJS = $(BUILD)/obj/user/link_main.o $(LINKER_STAGE_OBJS) $(LINKER_OBJS) \
+	$(SEMANTICS_OBJS) $(BUILD)/obj/user/observer_record.o $(BUILD)/obj/user/observer_pipeline.o
+$(BUILD)/insitu-link: $$(LINK_TOOL_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LINK_TOOL_OBJS) $(COMMON_LIB) -o $@ $(SEMANTICS_LIBS) -lzstd $(LDFLAGS)
+BINS += $(BUILD)/insitu-link

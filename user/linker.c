@@ -1,0 +1,336 @@
+/* The linker stage of insitu-observer (see linker.h). */
+#include "linker.h"
+
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "path.h"
+#include "stream.h"
+#include "timeutil.h"
+
+struct linker_sink {
+	struct linker_opts o;
+	const struct sem_set *sem;
+	struct linker *lk;
+	struct conn_table conns;
+	struct obs_sink sink;
+	struct linker_stats st;
+};
+
+/* Context of one framer feed: what the frame callback needs to build a message. */
+struct feed_ctx {
+	struct linker_sink *ls;
+	struct conn *c;
+	const struct insitu_msg_event *ev;
+	enum sem_dir sd;
+	uint64_t base;
+};
+
+void linker_opts_defaults(struct linker_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	lk_cfg_defaults(&o->lk);
+	o->max_conns = 65536;
+	o->out = stdout;
+}
+
+static void on_path(const struct lk_hop *root, void *arg)
+{
+	struct linker_sink *ls = arg;
+	if (ls->o.format == LINKER_TREE)
+		path_write_tree(ls->o.out, root);
+	else
+		path_write_json(ls->o.out, root);
+}
+
+static void on_conn_end(struct conn *c, bool evicted, void *arg)
+{
+	struct linker_sink *ls = arg;
+	(void)evicted;
+	lk_conn_closed(ls->lk, c->id, 0);
+}
+
+/* Kernel tuple (IPv4 in the first 4 bytes) -> IPv4-mapped IPv6. */
+static void addr16(uint8_t out[16], const uint8_t in[16], uint16_t family)
+{
+	if (family == 2 /* AF_INET */) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, in, 4);
+	} else {
+		memcpy(out, in, 16);
+	}
+}
+
+static uint64_t id_hash(const struct sem_id *id)
+{
+	return id->len ? lk_hash(id->b, id->len) : 0;
+}
+
+static uint8_t outcome_of(const struct sem_result *r)
+{
+	if (!r->has_outcome)
+		return LK_OUTCOME_UNKNOWN;
+	if (r->status == SEM_ST_HEALTHY)
+		return LK_OUTCOME_OK;
+	if (r->status >= SEM_ST_MAYBE_UNHEALTHY)
+		return LK_OUTCOME_ERROR;
+	return LK_OUTCOME_UNKNOWN;
+}
+
+static void on_frame(void *arg, const struct sem_frame *fr)
+{
+	struct feed_ctx *x = arg;
+	struct linker_sink *ls = x->ls;
+	const struct insitu_msg_event *ev = x->ev;
+	struct sem_result r;
+	sem_extract(x->c->sp, x->sd, fr->data, fr->cap, fr->len, &r);
+	ls->st.frames++;
+
+	struct lk_msg m;
+	memset(&m, 0, sizeof(m));
+	m.conn = x->c->id;
+	m.netns = ev->netns;
+	m.pid = ev->pid;
+	m.tid = ev->tid;
+	memcpy(m.comm, ev->comm, LK_COMM_LEN);
+	m.tuple.proto = ev->t.proto;
+	m.tuple.lport = ev->t.lport;
+	m.tuple.rport = ev->t.rport;
+	addr16(m.tuple.laddr, ev->t.laddr, ev->t.family);
+	addr16(m.tuple.raddr, ev->t.raddr, ev->t.family);
+	m.dir = ev->dir == INSITU_DIR_SEND ? LK_SEND : LK_RECV;
+	m.role = r.role; /* same numbering as enum lk_role */
+	m.outcome = outcome_of(&r);
+	m.status = r.code;
+	m.type = r.type < 0 ? 0xffff : (uint16_t)r.type;
+	if (fr->flags & SEM_FR_TRUNCATED || r.flags & SEM_R_TRUNCATED)
+		m.flags |= LK_F_TRUNCATED;
+	if (fr->flags & (SEM_FR_GAP | SEM_FR_ABORTED))
+		m.flags |= LK_F_GAP;
+	m.t_start = fr->t_first;
+	m.t_end = fr->t_last;
+	m.len = fr->len > UINT32_MAX ? UINT32_MAX : (uint32_t)fr->len;
+	if (ev->t.proto == IPPROTO_TCP)
+		m.pos = x->base + fr->pos;
+	else
+		m.content_hash = lk_hash(fr->data, fr->cap);
+	if (!ls->o.no_ids) {
+		m.link_id = id_hash(&r.link);
+		m.query_id = id_hash(&r.query);
+		m.response_id = id_hash(&r.response);
+		unsigned n = r.n_follow < LK_MAX_FOLLOW ? r.n_follow : LK_MAX_FOLLOW;
+		for (unsigned i = 0; i < n; i++)
+			m.follow[i] = id_hash(&r.follow[i]);
+		m.n_follow = (uint8_t)n;
+		if (r.link.len)
+			sem_id_format(&r.link, m.id_text, sizeof(m.id_text));
+	}
+	snprintf(m.proto, sizeof(m.proto), "%s", sem_protocol_name(x->c->sp));
+	memcpy(m.label, r.label, sizeof(m.label) < sizeof(r.label) ? sizeof(m.label) : sizeof(r.label));
+	m.label[sizeof(m.label) - 1] = 0;
+	lk_add(ls->lk, &m);
+}
+
+/* Which end is the server, which protocol, and the framers: on first sight. */
+static void conn_setup(struct linker_sink *ls, struct conn *c, const struct insitu_msg_event *ev,
+		       const uint8_t *payload)
+{
+	c->netns = ev->netns;
+	c->proto = ev->t.proto;
+	int ipp = ev->t.proto;
+	if (sem_is_server_port(ls->sem, ipp, ev->t.rport))
+		c->local_is_server = false;
+	else if (sem_is_server_port(ls->sem, ipp, ev->t.lport))
+		c->local_is_server = true;
+	else {
+		c->ignored = true;
+		ls->st.no_protocol++;
+		return;
+	}
+	uint16_t sport = c->local_is_server ? ev->t.lport : ev->t.rport;
+	bool send = ev->dir == INSITU_DIR_SEND;
+	enum sem_dir sd = send != c->local_is_server ? SEM_TO_SERVER : SEM_FROM_SERVER;
+	c->sp = sem_lookup(ls->sem, ipp, sport, sd, payload, ev->cap_len);
+	if (!c->sp) {
+		c->ignored = true;
+		ls->st.no_protocol++;
+		return;
+	}
+	c->fr[SEM_TO_SERVER] = sem_framer_new(c->sp, SEM_TO_SERVER);
+	c->fr[SEM_FROM_SERVER] = sem_framer_new(c->sp, SEM_FROM_SERVER);
+	if (!c->fr[0] || !c->fr[1])
+		c->ignored = true;
+}
+
+void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
+		     const uint8_t *payload)
+{
+	ls->st.events++;
+	if (ev->flags & (INSITU_F_ERROR | INSITU_F_PEEK) || ev->bytes == 0 ||
+	    (ev->t.proto != IPPROTO_TCP && ev->t.proto != IPPROTO_UDP)) {
+		ls->st.skipped++;
+		return;
+	}
+	bool created;
+	uint64_t key = conn_key(ev->sock_id, ev->t.proto, ev->t.raddr, ev->t.rport);
+	struct conn *c = conn_get(&ls->conns, key, ev->sock_id, ev->t_exit_ns, &created);
+	if (!c)
+		return;
+	if (created)
+		conn_setup(ls, c, ev, payload);
+	if (c->ignored)
+		return;
+	bool send = ev->dir == INSITU_DIR_SEND;
+	enum sem_dir sd = send != c->local_is_server ? SEM_TO_SERVER : SEM_FROM_SERVER;
+	uint32_t bytes = ev->bytes, cap = ev->cap_len < ev->bytes ? ev->cap_len : ev->bytes;
+	struct feed_ctx x = { .ls = ls, .c = c, .ev = ev, .sd = sd };
+	struct sem_framer *f = c->fr[sd];
+
+	if (ev->t.proto == IPPROTO_TCP && (ev->flags & INSITU_F_SEQ_VALID)) {
+		struct conn_dir *d = &c->dir[sd];
+		if (!d->started) {
+			d->started = true;
+			d->next = d->base = (1ull << 32) | ev->seq;
+		}
+		uint64_t pos = stream_unwrap32(d->next, ev->seq);
+		if (pos > d->next) {
+			/* Lost events: tell the framer how many bytes it missed, so it
+			 * resyncs and its offsets stay equal to stream positions. */
+			ls->st.gaps++;
+			ls->st.gap_bytes += pos - d->next;
+			x.base = d->base;
+			sem_framer_feed(f, NULL, 0, pos - d->next, ev->t_enter_ns, ev->t_enter_ns,
+					on_frame, &x);
+			d->next = pos;
+		} else if (pos < d->next) {
+			uint64_t dup = d->next - pos;
+			ls->st.overlaps++;
+			if (dup >= bytes)
+				return;
+			bytes -= (uint32_t)dup;
+			if (dup >= cap) {
+				cap = 0;
+			} else {
+				payload += dup;
+				cap -= (uint32_t)dup;
+			}
+		}
+		d->next += bytes;
+		x.base = d->base;
+	}
+	sem_framer_feed(f, payload, cap, bytes, ev->t_enter_ns, ev->t_exit_ns, on_frame, &x);
+}
+
+void linker_sink_conn(struct linker_sink *ls, const struct insitu_conn_event *ev)
+{
+	switch (ev->type) {
+	case INSITU_CONN_CLOSE:
+	case INSITU_CONN_SOCK_CLOSE:
+	case INSITU_CONN_RESET_SENT:
+	case INSITU_CONN_RESET_RECV:
+		if (ev->sock_id)
+			ls->st.closes += conn_close_sock(&ls->conns, ev->sock_id);
+		if (ev->t_ns)
+			lk_tick(ls->lk, ev->t_ns);
+		break;
+	default:
+		break;
+	}
+}
+
+static void sink_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *ids,
+		     const uint8_t *payload)
+{
+	(void)ids; /* in-kernel ids: the user-space extraction is authoritative for now */
+	linker_sink_msg(ctx, ev, payload);
+}
+
+static void sink_conn(void *ctx, const struct insitu_conn_event *ev)
+{
+	linker_sink_conn(ctx, ev);
+}
+
+static void sink_flush(void *ctx)
+{
+	struct linker_sink *ls = ctx;
+	if (ls->o.live)
+		lk_tick(ls->lk, mono_ns());
+	fflush(ls->o.out);
+}
+
+struct linker_sink *linker_sink_new(const struct sem_set *sem, const struct linker_opts *o)
+{
+	struct linker_sink *ls = calloc(1, sizeof(*ls));
+	if (!ls)
+		return NULL;
+	ls->o = *o;
+	if (!ls->o.out)
+		ls->o.out = stdout;
+	ls->sem = sem;
+	ls->lk = lk_new(&ls->o.lk, on_path, ls);
+	if (!ls->lk || conn_table_init(&ls->conns, o->max_conns, on_conn_end, ls)) {
+		lk_free(ls->lk);
+		free(ls);
+		return NULL;
+	}
+	ls->sink = (struct obs_sink){ .name = "linker", .ctx = ls, .on_msg = sink_msg,
+				      .on_conn = sink_conn, .flush = sink_flush };
+	return ls;
+}
+
+struct obs_sink *linker_sink_obs(struct linker_sink *ls) { return &ls->sink; }
+const struct linker_stats *linker_sink_stats(const struct linker_sink *ls) { return &ls->st; }
+struct linker *linker_sink_linker(struct linker_sink *ls) { return ls->lk; }
+
+void linker_sink_finish(struct linker_sink *ls)
+{
+	lk_flush(ls->lk);
+	fflush(ls->o.out);
+}
+
+void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)
+{
+	const struct lk_stats *s = lk_stats(ls->lk);
+	const struct match_stats *m = lk_match_stats(ls->lk);
+	fprintf(out,
+		"linker: events %" PRIu64 " skipped %" PRIu64 " frames %" PRIu64
+		" no_protocol %" PRIu64 " gaps %" PRIu64 " (%" PRIu64 " bytes) overlaps %" PRIu64
+		" closes %" PRIu64 "\n",
+		ls->st.events, ls->st.skipped, ls->st.frames, ls->st.no_protocol, ls->st.gaps,
+		ls->st.gap_bytes, ls->st.overlaps, ls->st.closes);
+	fprintf(out,
+		"linker: connections live %" PRIu64 " created %" PRIu64 " closed %" PRIu64
+		" evicted %" PRIu64 "\n",
+		ls->conns.st.live, ls->conns.st.created, ls->conns.st.closed, ls->conns.st.evicted);
+	fprintf(out,
+		"linker: messages %" PRIu64 " requests %" PRIu64 " responses %" PRIu64
+		" oneway %" PRIu64 " unknown_role %" PRIu64 " hops %" PRIu64 " joined %" PRIu64 "\n",
+		s->messages, s->requests, s->responses, s->oneway, s->unknown_role, s->hops,
+		s->joined);
+	fprintf(out,
+		"linker: linked_id %" PRIu64 " linked_thread %" PRIu64 " ambiguous %" PRIu64
+		" no_parent %" PRIu64 " no_link_id %" PRIu64 " fanout_capped %" PRIu64
+		" follow_dropped %" PRIu64 " hops_evicted %" PRIu64 " conns_evicted %" PRIu64 "\n",
+		s->linked_id, s->linked_thread, s->link_ambiguous, s->link_none, s->no_link_id,
+		s->fanout_capped, s->follow_dropped, s->hops_evicted, s->conns_evicted);
+	fprintf(out,
+		"linker: match id %" PRIu64 " fifo %" PRIu64 " ambiguous %" PRIu64 " timeouts %" PRIu64
+		" late %" PRIu64 " unmatched %" PRIu64 " closed %" PRIu64 " evicted %" PRIu64 "\n",
+		m->matched_id, m->matched_fifo, m->ambiguous, m->timeouts, m->late, m->unmatched,
+		m->closed, m->evicted_queue + m->evicted_total);
+	fprintf(out, "linker: paths %" PRIu64 " incomplete %" PRIu64 "\n", s->paths,
+		s->paths_incomplete);
+}
+
+void linker_sink_free(struct linker_sink *ls)
+{
+	if (!ls)
+		return;
+	conn_table_destroy(&ls->conns);
+	lk_free(ls->lk);
+	free(ls);
+}
