@@ -1,8 +1,11 @@
 # In-situ health (issue 6): paths and connection signals -> Panorama reports.
-HEALTH_SRCS := user/health.c
+HEALTH_SRCS := user/health.c user/names.c
 HEALTH_OBJS := $(HEALTH_SRCS:%.c=$(BUILD)/obj/%.o)
 
-$(BUILD)/tests/unit/test_health: tests/unit/test_health.c $(HEALTH_OBJS) $(COMMON_LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iuser $^ -o $@ -lcmocka -lcjson -lm $(LDFLAGS)
-TEST_BINS += $(BUILD)/tests/unit/test_health
+define health_unit_test
+$(BUILD)/tests/unit/test_$(1): tests/unit/test_$(1).c $(HEALTH_OBJS) $(COMMON_LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS) -Iuser $$^ -o $$@ -lcmocka -lcjson -lm $$(LDFLAGS)
+TEST_BINS += $(BUILD)/tests/unit/test_$(1)
+endef
+$(foreach t,health names,$(eval $(call health_unit_test,$(t))))

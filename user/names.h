@@ -1,0 +1,61 @@
+/* Component names: who is the observer and who the subject of an observation.
+ *
+ * By default a component is named from what is observed:
+ *     <comm>@<host>:<port>   a process serving on <port> (its first server port seen)
+ *     <comm>@<host>          a process seen only as a client
+ *     <addr>:<port>          a server never seen from its own side (another machine)
+ * where <host> is the network namespace's name under /run/netns (ip netns), the
+ * machine's hostname for the namespace the observer runs in, else "ns<inode>".
+ *
+ * An operator overrides this with a names file (JSON, see docs/health.md):
+ *     [{"name": "frontend", "netns": "web1"},
+ *      {"name": "cache", "port": 6379},
+ *      {"name": "payments", "addr": "10.0.0.7", "port": 8443},
+ *      {"name": "batch", "comm": "python3", "cgroup": "/sys/fs/cgroup/batch.slice"}]
+ * The first rule whose every given field matches wins.
+ *
+ * Names are interned: the same component always yields the same pointer, valid until
+ * names_free(), so later stages compare names by pointer.  All tables are bounded;
+ * what did not fit is counted (names_stats). */
+#ifndef INSITU_NAMES_H
+#define INSITU_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct names;
+
+struct names_stats {
+	uint64_t interned;      /* distinct names */
+	uint64_t intern_full;   /* names refused: table full ("(other)" used) */
+	uint64_t node_resets;   /* node table wiped because it was full */
+	uint64_t endpoint_full; /* server endpoints not remembered: table full */
+	uint64_t ns_scans;      /* /run/netns scans */
+};
+
+struct names *names_new(void);
+void names_free(struct names *n);
+
+/* Loads override rules; returns 0, or -1 with "file:line:col: message" in err. */
+int names_load_rules(struct names *n, const char *path, char *err, size_t errlen);
+
+/* The component a process is (as observer, or as a server once its port is known). */
+const char *names_node(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
+		       uint64_t cgroup);
+
+/* A process was seen serving on addr:port (the local end of a connection on which it
+ * received requests): from now on it is named with that port, and clients reaching
+ * addr:port name it the same way.  addr is 16 bytes (IPv4-mapped for IPv4). */
+void names_server_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
+		       uint64_t cgroup, const uint8_t addr[16], uint16_t port);
+
+/* The component a client in client_netns reaches at addr:port. */
+const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t addr[16],
+			   uint16_t port);
+
+/* Host name of a network namespace ("ns<inode>" when it has none). */
+const char *names_host(struct names *n, uint32_t netns);
+
+const struct names_stats *names_stats(const struct names *n);
+
+#endif
