@@ -37,6 +37,7 @@ static int open_file(struct lt_tail *t, bool from_end)
 	t->len = 0;
 	t->skipping = false;
 	t->lineno = 0;
+	t->eof_known = false;
 	if (from_end && S_ISREG(st.st_mode)) {
 		/* Start after the last complete line; a partial one is finished later. */
 		t->off = lseek(fd, 0, SEEK_END);
@@ -183,8 +184,10 @@ size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx)
 		if (mono_ns() >= t->prev_until_ns)
 			end_prev(t, fn, ctx);
 	}
+	size_t mine = 0;
 	if (t->fd >= 0)
-		got += drain(t, fn, ctx);
+		mine = drain(t, fn, ctx);
+	got += mine;
 	if (!follow)
 		return got;
 
@@ -232,7 +235,9 @@ size_t lt_tail_poll(struct lt_tail *t, bool follow, lt_line_fn fn, void *ctx)
 	}
 	struct stat fst;
 	if (fstat(t->fd, &fst) == 0 && S_ISREG(fst.st_mode)) {
-		bool rewritten = t->eof_known && fst.st_size <= t->off &&
+		/* Only when nothing new was read now: the mtime noted at the last end
+		 * of file would otherwise be older than the data just read. */
+		bool rewritten = mine == 0 && t->eof_known && fst.st_size <= t->off &&
 				 (fst.st_mtim.tv_sec != t->mtime_at_eof.tv_sec ||
 				  fst.st_mtim.tv_nsec != t->mtime_at_eof.tv_nsec);
 		if (fst.st_size < t->off || rewritten) {

@@ -347,6 +347,21 @@ static void test_tail_rotation_truncation(void **state)
 	assert_string_equal(c.lines[5], "six");
 	assert_int_equal(t.overlong, 1);
 	free(big);
+	/* Rewritten in place to exactly the length already read (truncate, then write
+	 * before the next poll): caught by the modification time. */
+	lt_tail_poll(&t, true, collect_line, &c);
+	size_t n = (size_t)t.off;
+	char *same = malloc(n + 1);
+	memset(same, 'y', n);
+	memcpy(same, "seven\n", 6);
+	same[n - 1] = '\n';
+	same[n] = 0;
+	usleep(20000);
+	append(path, "w", same);
+	lt_tail_poll(&t, true, collect_line, &c);
+	assert_int_equal(t.truncations, 2);
+	assert_string_equal(c.lines[6], "seven");
+	free(same);
 	lt_tail_close(&t);
 	unlink(path);
 	unlink(old);
