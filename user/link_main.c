@@ -92,6 +92,49 @@ static void count_only(FILE *f)
 	(void)f;
 }
 
+/* An already decompressed stream (zstd -d) starts with the magic itself: read it
+ * into memory.  Returns 0 (with *data NULL if the file is compressed) or -1. */
+static int read_if_uncompressed(const char *path, uint8_t **data, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		log_error("%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	char magic[8];
+	if (fread(magic, 1, 8, f) != 8 || memcmp(magic, OBS_FILE_MAGIC, 8)) {
+		fclose(f);
+		return 0;
+	}
+	size_t cap = 1 << 20, n = 8;
+	uint8_t *b = malloc(cap);
+	if (!b) {
+		fclose(f);
+		return -1;
+	}
+	memcpy(b, magic, 8);
+	for (;;) {
+		if (n == cap) {
+			uint8_t *nb = realloc(b, cap * 2);
+			if (!nb) {
+				free(b);
+				fclose(f);
+				return -1;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		size_t r = fread(b + n, 1, cap - n, f);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	fclose(f);
+	*data = b;
+	*len = n;
+	return 0;
+}
+
 static long peak_rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/status", "r");
@@ -180,8 +223,12 @@ int main(int argc, char **argv)
 		log_error("out of memory");
 		return 2;
 	}
-	struct obs_reader rd;
-	if (obs_reader_open(&rd, replay)) {
+	struct obs_reader rd = { 0 };
+	uint8_t *raw = NULL;
+	size_t raw_len = 0;
+	if (read_if_uncompressed(replay, &raw, &raw_len) < 0)
+		return 1;
+	if (raw ? obs_reader_open_raw(&rd, replay, raw, raw_len) : obs_reader_open(&rd, replay)) {
 		log_error("%s", rd.err);
 		return 1;
 	}
@@ -238,6 +285,7 @@ int main(int argc, char **argv)
 	if (stats)
 		linker_sink_print_stats(ls, stderr);
 	obs_reader_close(&rd);
+	free(raw);
 	linker_sink_free(ls);
 	sem_free(set);
 	if (devnull)
