@@ -73,7 +73,9 @@ static const char USAGE[] =
 "    Without --follow the files are replayed: a line is stale when it is older than the\n"
 "    newest line seen so far by more than the bound.  With --follow it is stale when\n"
 "    older than now by more than the bound, so a wrong time zone in the rules shows up\n"
-"    as every line being stale (see the \"stale\" counter).\n"
+"    as lines being stale (a zone west of the real one) or in the future (east of\n"
+"    it; skipped when newer than now by more than the bound): see the \"stale\" and\n"
+"    \"future\" counters.\n"
 "\n"
 "EXIT STATUS\n"
 "    0 success; 1 runtime error (unreadable file without --follow, insitud unreachable\n"
@@ -120,11 +122,11 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 	if (o->json) {
 		fprintf(out,
 			"{\"lines\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"overlong\":%" PRIu64 ",\"unmatched\":%" PRIu64
-			",\"bad_time\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"no_rule\":%" PRIu64 ",\"bad_subject\":%" PRIu64
+			",\"bad_time\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"future\":%" PRIu64 ",\"no_rule\":%" PRIu64 ",\"bad_subject\":%" PRIu64
 			",\"dropped_unmapped\":%" PRIu64 ",\"merged\":%" PRIu64 ",\"merge_evicted\":%" PRIu64
 			",\"reports\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"dropped\":%" PRIu64
 			",\"rotations\":%" PRIu64 ",\"truncations\":%" PRIu64 ",\"open_errors\":%" PRIu64 ",\"rules\":{",
-			c->lines + overlong, bytes, overlong, c->unmatched, c->bad_time, c->stale, c->no_rule,
+			c->lines + overlong, bytes, overlong, c->unmatched, c->bad_time, c->stale, c->future, c->no_rule,
 			c->bad_subject, c->dropped_unmapped, c->merged, p->merge.evicted, c->reports, s->sent,
 			s->accepted, s->dropped, rot, trunc, openerr);
 		/* Hits per leaf rule, to see which rules fire. */
@@ -161,11 +163,11 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 	if (!full)
 		return;
 	fprintf(out,
-		"  bytes            %" PRIu64 "\n  no rule matched  %" PRIu64 "\n  bad subject      %" PRIu64
+		"  bytes            %" PRIu64 "\n  future           %" PRIu64 "\n  no rule matched  %" PRIu64 "\n  bad subject      %" PRIu64
 		"\n  unmapped dropped %" PRIu64 "\n  merge evicted    %" PRIu64 "\n  sent             %" PRIu64
 		"\n  accepted         %" PRIu64 "\n  dropped (insitud) %" PRIu64 "\n  rotations        %" PRIu64
 		"\n  truncations      %" PRIu64 "\n  open errors      %" PRIu64 "\n",
-		bytes, c->no_rule, c->bad_subject, c->dropped_unmapped, p->merge.evicted, s->sent, s->accepted,
+		bytes, c->future, c->no_rule, c->bad_subject, c->dropped_unmapped, p->merge.evicted, s->sent, s->accepted,
 		s->dropped, rot, trunc, openerr);
 }
 

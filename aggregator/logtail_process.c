@@ -43,6 +43,13 @@ void lt_proc_line(void *ctx, struct lt_tail *t, const char *line, size_t len)
 		p->c.stale++;
 		return;
 	}
+	/* A live line stamped well after now is as wrong as a stale one (a wrong zone
+	 * east of us, a skewed clock); stored, it would outrank every real observation
+	 * as the "newest" for as long as the error lasts. */
+	if (p->live && lt_is_stale(now, ts, r->staleness_ns)) {
+		p->c.future++;
+		return;
+	}
 	struct lt_node *leaf = lt_eval(r, &f);
 	if (!leaf) {
 		p->c.no_rule++;

@@ -17,6 +17,7 @@ struct lt_counters {
 	uint64_t unmatched;	/* did not fit the line pattern (malformed, continuation) */
 	uint64_t bad_time;	/* the time field did not fit the time format */
 	uint64_t stale;		/* older than the staleness bound */
+	uint64_t future;	/* following: newer than now by more than the bound */
 	uint64_t no_rule;	/* no rule matched: nothing to report */
 	uint64_t bad_subject;	/* subject field absent or not a valid name */
 	uint64_t dropped_unmapped; /* subject not in the table and "unmapped": "drop" */
