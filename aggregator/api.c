@@ -38,6 +38,11 @@ struct client {
 	struct client *next_def; /* in api->with_def */
 	int on_def_list;
 	int dead;
+	/* after a too-long line: the error was sent and our side shut down; what the
+	 * client still sends is read and discarded until it closes, so that the error
+	 * is not destroyed by a reset */
+	int discarding;
+	size_t discarded;
 	struct client *prev, *next;
 };
 
@@ -223,7 +228,11 @@ static void process_lines(struct client *c)
 			free(e);
 		}
 		flush_out(c);
-		client_close(c);
+		if (!c->dead) {
+			shutdown(c->fd, SHUT_WR);
+			c->discarding = 1;
+			c->inlen = 0;
+		}
 	}
 }
 
@@ -233,6 +242,16 @@ static void client_event(struct ev_handler *h, uint32_t events)
 
 	if (c->dead)
 		return;
+	if (c->discarding) {
+		char sink[65536];
+		ssize_t r = recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+		if (r > 0)
+			c->discarded += (size_t)r;
+		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) || c->discarded > (64u << 20) ||
+		    (events & (EPOLLHUP | EPOLLERR)))
+			client_close(c);
+		return;
+	}
 	if (events & EPOLLIN) {
 		if (c->incap - c->inlen < 65536) {
 			size_t ncap = c->incap ? c->incap * 2 : 65536;
