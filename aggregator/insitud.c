@@ -46,6 +46,7 @@ static void usage(FILE *f)
 "  -w, --watch SUBJECT    watch SUBJECT from the start (repeatable)\n"
 "      --gc MODE:SECONDS  garbage collection: absolute:300, relative:60 (default off)\n"
 "      --sync full        fsync every commit (survive power loss, slower)\n"
+"      --peer-timeout S   a peer silent this long is reconnected (default 5)\n"
 "  -v, --verbose          more logging (repeat for debug)\n"
 "  -q, --quiet            errors only\n"
 "  -h, --help             this text\n"
@@ -59,7 +60,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{"config", 1, 0, 'c'}, {"socket", 1, 0, 's'}, {"socket-group", 1, 0, 'g'},
 		{"db", 1, 0, 'd'}, {"id", 1, 0, 'i'}, {"listen", 1, 0, 'l'}, {"peer", 1, 0, 'p'},
 		{"key-file", 1, 0, 'k'}, {"filter", 0, 0, 'f'}, {"watch", 1, 0, 'w'},
-		{"gc", 1, 0, 'G'}, {"sync", 1, 0, 'S'}, {"verbose", 0, 0, 'v'}, {"quiet", 0, 0, 'q'},
+		{"gc", 1, 0, 'G'}, {"sync", 1, 0, 'S'}, {"peer-timeout", 1, 0, 'T'}, {"verbose", 0, 0, 'v'}, {"quiet", 0, 0, 'q'},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0},
 	};
 	char err[512];
@@ -152,6 +153,16 @@ static int parse_args(int argc, char **argv, struct config *c)
 			c->gc_ttl_us = (uint64_t)(secs * 1e6);
 			if (c->gc_interval_ms > 1000 && secs < 10)
 				c->gc_interval_ms = 1000;
+			break;
+		}
+		case 'T': {
+			char *end;
+			double secs = strtod(optarg, &end);
+			if (*end || end == optarg || secs <= 0 || secs > 3600) {
+				log_error("--peer-timeout '%s': expected seconds (0 < t <= 3600)", optarg);
+				return -1;
+			}
+			c->peer_timeout_ms = (unsigned)(secs * 1000);
 			break;
 		}
 		case 'S':
