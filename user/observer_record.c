@@ -217,6 +217,7 @@ int obs_reader_open(struct obs_reader *r, const char *path)
 	r->zin = malloc(r->zin_cap);
 	if (!r->dctx || !r->zin)
 		return rd_fail(r, 0, "out of memory");
+	r->zb.src = r->zin;
 	return rd_init(r);
 }
 
