@@ -30,6 +30,7 @@ static const char usage[] =
 "\n"
 "Output (any combination; with none, events are only counted):\n"
 "  -d, --dump             one JSON object per event on stdout (docs/events.md)\n"
+"  -o, --output FILE      write --dump to FILE instead of stdout\n"
 "  -s, --stats            print counters at exit (stderr when --dump uses stdout)\n"
 "      --interval SEC     with --stats, also print them every SEC seconds\n"
 "      --json             counters as one JSON object instead of name/value lines\n"
@@ -120,7 +121,8 @@ static int parse_netns(const char *s, uint32_t *inum)
 struct run {
 	struct observer_opts opts;
 	int dump, stats, json, interval, duration, poll_ms, throttle_ms;
-	const char *record, *replay;
+	const char *record, *replay, *output;
+	FILE *out;
 	struct obs_pipeline pipe;
 	struct obs_dump dump_st;
 	struct obs_sink dump_sink, rec_sink;
@@ -164,7 +166,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 	enum { O_PID = 256, O_COMM, O_CGROUP, O_NETNS, O_RING, O_WAKE, O_POLL, O_MODE, O_NOLIFE,
 	       O_DUR, O_THROTTLE, O_INTERVAL, O_JSON };
 	static const struct option lo[] = {
-		{"dump", no_argument, 0, 'd'},        {"stats", no_argument, 0, 's'},
+		{"dump", no_argument, 0, 'd'},        {"output", required_argument, 0, 'o'},        {"stats", no_argument, 0, 's'},
 		{"record", required_argument, 0, 'w'}, {"replay", required_argument, 0, 'r'},
 		{"port", required_argument, 0, 'p'},  {"pid", required_argument, 0, O_PID},
 		{"comm", required_argument, 0, O_COMM}, {"cgroup", required_argument, 0, O_CGROUP},
@@ -183,9 +185,10 @@ static int parse_args(struct run *r, int argc, char **argv)
 	uint64_t v;
 	struct stat st;
 
-	while ((c = getopt_long(argc, argv, "dsw:r:p:c:vqh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dso:w:r:p:c:vqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': r->dump = 1; break;
+		case 'o': r->output = optarg; break;
 		case 's': r->stats = 1; break;
 		case 'w': r->record = optarg; break;
 		case 'r': r->replay = optarg; break;
@@ -294,6 +297,10 @@ static int parse_args(struct run *r, int argc, char **argv)
 	}
 	if (verbose)
 		log_set_level(verbose > 1 ? LOG_DEBUG : LOG_INFO);
+	if (r->output && !r->dump) {
+		log_error("--output is where --dump writes: add --dump");
+		return -1;
+	}
 	if (r->replay && r->record) {
 		log_error("--replay and --record together: nothing would be new in the copy");
 		return -1;
@@ -305,10 +312,18 @@ static int setup_outputs(struct run *r)
 {
 	char err[512];
 
+	r->out = stdout;
+	if (r->output) {
+		r->out = fopen(r->output, "w");
+		if (!r->out) {
+			log_error("%s: cannot create: %s", r->output, strerror(errno));
+			return -1;
+		}
+	}
 	if (r->dump) {
 		static char outbuf[1 << 20];
-		setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
-		obs_dump_init(&r->dump_st, stdout, &r->dump_sink);
+		setvbuf(r->out, outbuf, _IOFBF, sizeof(outbuf));
+		obs_dump_init(&r->dump_st, r->out, &r->dump_sink);
 		obs_pipeline_add(&r->pipe, &r->dump_sink);
 	}
 	if (r->record) {
@@ -331,10 +346,15 @@ static int finish_outputs(struct run *r, struct observer *o)
 		log_error("%s: writing failed (disk full?)", r->record);
 		rc = 1;
 	}
-	if (r->dump && fflush(stdout))
+	if (r->dump && fflush(r->out)) {
+		log_error("%s: writing failed", r->output ? r->output : "stdout");
 		rc = 1;
+	}
 	if (r->stats)
-		print_stats(r, o, r->dump ? stderr : stdout);
+		print_stats(r, o, r->dump && r->out == stdout ? stderr : stdout);
+	if (r->output && r->out)
+		fclose(r->out);
+	r->out = NULL;
 	return rc;
 }
 
@@ -403,7 +423,7 @@ static int do_live(struct run *r)
 		if (t_end && mono_ns() >= t_end)
 			break;
 		if (t_stats && mono_ns() >= t_stats) {
-			print_stats(r, o, r->dump ? stderr : stdout);
+			print_stats(r, o, r->dump && r->out == stdout ? stderr : stdout);
 			t_stats += (uint64_t)r->interval * 1000000000ull;
 		}
 	}

@@ -144,6 +144,7 @@ static int client(const char *addr, int port, const char *mode)
 		struct mmsghdr mm[64];
 		struct iovec iov[64];
 		char bufs[64][64];
+		struct sockaddr_storage peers[64];
 		int n = count > 64 ? 64 : count, got = 0;
 
 		for (int i = 0; i < n; i++) {
@@ -157,8 +158,8 @@ static int client(const char *addr, int port, const char *mode)
 		while (got < n) {
 			for (int i = 0; i < n; i++) {
 				iov[i] = (struct iovec){bufs[i], sizeof(bufs[i])};
-				mm[i].msg_hdr.msg_name = NULL;
-				mm[i].msg_hdr.msg_namelen = 0;
+				mm[i].msg_hdr.msg_name = &peers[i];
+				mm[i].msg_hdr.msg_namelen = sizeof(peers[i]);
 			}
 			int r = recvmmsg(s, mm, n - got, MSG_WAITFORONE, NULL);
 			if (r <= 0)
