@@ -97,6 +97,7 @@ void health_free(struct health *h)
 }
 
 const struct health_stats *health_stats(const struct health *h) { return &h->st; }
+uint64_t health_cfg_window(const struct health *h) { return h->cfg.window_ns; }
 
 static uint32_t pair_hash(const struct health *h, const char *o, const char *s)
 {

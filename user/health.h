@@ -93,6 +93,7 @@ unsigned health_tick(struct health *h, uint64_t now);
 bool health_window_due(const struct health *h, uint64_t now);
 
 const struct health_stats *health_stats(const struct health *h);
+uint64_t health_cfg_window(const struct health *h);
 
 /* The pure judgement of one metric, exposed for tests and documentation.
  * baseline_ns 0 = not learned yet. */

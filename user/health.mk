@@ -9,3 +9,9 @@ $(BUILD)/tests/unit/test_$(1): tests/unit/test_$(1).c $(HEALTH_OBJS) $(COMMON_LI
 TEST_BINS += $(BUILD)/tests/unit/test_$(1)
 endef
 $(foreach t,health names,$(eval $(call health_unit_test,$(t))))
+
+# The stage inside insitu-observer (needs the linker's and the observer's headers)
+# and the delivery of reports to insitud.
+HEALTH_STAGE_SRCS := user/health_sink.c user/reporter.c
+HEALTH_STAGE_OBJS := $(HEALTH_STAGE_SRCS:%.c=$(BUILD)/obj/%.o)
+$(HEALTH_STAGE_OBJS): CFLAGS += -Iuser

@@ -916,6 +916,14 @@ uint16_t lk_hop_flags(const struct lk_hop *h)
 	return h->flags | h->side[0].flags | h->side[1].flags;
 }
 
+void lk_foreach_open(const struct linker *lk, void (*fn)(const struct lk_hop *h, void *arg),
+		     void *arg)
+{
+	for (const struct lk_hop *h = lk->ahead; h; h = h->anext)
+		if (h->side[LK_CLIENT].state == LK_SIDE_OPEN || h->side[LK_SERVER].state == LK_SIDE_OPEN)
+			fn(h, arg);
+}
+
 uint8_t lk_hop_outcome(const struct lk_hop *h)
 {
 	for (int i = 0; i < 2; i++)

@@ -127,6 +127,11 @@ void lk_tick(struct linker *lk, uint64_t now);
 /* End of input: every waiting request ends as a timeout, every tree is emitted. */
 void lk_flush(struct linker *lk);
 
+/* Calls fn for every hop still waiting for its response (a side open), oldest first:
+ * the health stage's view of requests outstanding.  Not for the per-event path. */
+void lk_foreach_open(const struct linker *lk, void (*fn)(const struct lk_hop *h, void *arg),
+		     void *arg);
+
 const struct lk_stats *lk_stats(const struct linker *lk);
 const struct match_stats *lk_match_stats(const struct linker *lk);
 uint64_t lk_hops_alive(const struct linker *lk);

@@ -40,6 +40,10 @@ void linker_opts_defaults(struct linker_opts *o)
 static void on_path(const struct lk_hop *root, void *arg)
 {
 	struct linker_sink *ls = arg;
+	if (ls->o.on_path)
+		ls->o.on_path(root, ls->o.on_path_arg);
+	if (!ls->o.out)
+		return;
 	if (ls->o.format == LINKER_TREE)
 		path_write_tree(ls->o.out, root);
 	else
@@ -259,7 +263,8 @@ static void sink_flush(void *ctx)
 	struct linker_sink *ls = ctx;
 	if (ls->o.live)
 		lk_tick(ls->lk, mono_ns());
-	fflush(ls->o.out);
+	if (ls->o.out)
+		fflush(ls->o.out);
 }
 
 struct linker_sink *linker_sink_new(const struct sem_set *sem, const struct linker_opts *o)
@@ -268,7 +273,7 @@ struct linker_sink *linker_sink_new(const struct sem_set *sem, const struct link
 	if (!ls)
 		return NULL;
 	ls->o = *o;
-	if (!ls->o.out)
+	if (!ls->o.out && !ls->o.on_path)
 		ls->o.out = stdout;
 	ls->sem = sem;
 	ls->lk = lk_new(&ls->o.lk, on_path, ls);
@@ -289,7 +294,8 @@ struct linker *linker_sink_linker(struct linker_sink *ls) { return ls->lk; }
 void linker_sink_finish(struct linker_sink *ls)
 {
 	lk_flush(ls->lk);
-	fflush(ls->o.out);
+	if (ls->o.out)
+		fflush(ls->o.out);
 }
 
 void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)

@@ -35,6 +35,8 @@ struct linker_opts {
 	enum linker_format format;
 	bool live;               /* advance time from the clock at flush() */
 	bool no_ids;             /* ignore every extracted id (accuracy baseline) */
+	lk_path_fn on_path;      /* also called for every completed tree (health stage) */
+	void *on_path_arg;       /* with on_path set, out NULL means: print nothing */
 };
 
 struct linker_stats {

@@ -483,24 +483,44 @@ void names_server_seen(struct names *n, uint32_t netns, uint32_t pid, const char
 	n->n_eps++;
 }
 
+/* "10.0.0.2:80", "[fd00::2]:80"; without ":port" when port is 0. */
+static void format_addr(char *buf, size_t len, const uint8_t addr[16], uint16_t port)
+{
+	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
+	char a[INET6_ADDRSTRLEN];
+	bool v4 = !memcmp(addr, mapped, 12);
+
+	inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? addr + 12 : addr, a, sizeof(a));
+	if (!port)
+		snprintf(buf, len, "%s", a);
+	else if (v4)
+		snprintf(buf, len, "%s:%u", a, port);
+	else
+		snprintf(buf, len, "[%s]:%u", a, port);
+}
+
 const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t addr[16],
 			   uint16_t port)
 {
 	struct endpoint *ep = ep_slot(n, is_loopback(addr) ? client_netns : 0, addr, port);
-	static const uint8_t mapped[12] = {[10] = 0xff, [11] = 0xff};
-	char a[INET6_ADDRSTRLEN], buf[INSITU_NAME_MAX];
+	char buf[INSITU_NAME_MAX];
 
 	if (ep->port)
 		return ep->name;
 	for (int i = 0; i < n->n_rules; i++)
 		if (rule_matches_endpoint(&n->rules[i], addr, port))
 			return n->rules[i].name;
-	if (!memcmp(addr, mapped, 12)) {
-		inet_ntop(AF_INET, addr + 12, a, sizeof(a));
-		snprintf(buf, sizeof(buf), "%s:%u", a, port);
-	} else {
-		inet_ntop(AF_INET6, addr, a, sizeof(a));
-		snprintf(buf, sizeof(buf), "[%s]:%u", a, port);
-	}
+	format_addr(buf, sizeof(buf), addr, port);
+	return intern(n, buf);
+}
+
+const char *names_remote_client(struct names *n, const uint8_t addr[16])
+{
+	char buf[INSITU_NAME_MAX];
+
+	for (int i = 0; i < n->n_rules; i++)
+		if (n->rules[i].has_addr && !n->rules[i].port && !memcmp(n->rules[i].addr, addr, 16))
+			return n->rules[i].name;
+	format_addr(buf, sizeof(buf), addr, 0);
 	return intern(n, buf);
 }

@@ -53,6 +53,9 @@ void names_server_seen(struct names *n, uint32_t netns, uint32_t pid, const char
 const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t addr[16],
 			   uint16_t port);
 
+/* A client never seen from its own side (another machine): named by its address. */
+const char *names_remote_client(struct names *n, const uint8_t addr[16]);
+
 /* Host name of a network namespace ("ns<inode>" when it has none). */
 const char *names_host(struct names *n, uint32_t netns);
 

@@ -1,0 +1,320 @@
+/* The health stage of insitu-observer (health_sink.h): turns request paths and
+ * connection lifecycle events into evidence for the health windows, names the
+ * components, and hands the windows' reports to the reporter. */
+#include "health_sink.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cjson/cJSON.h>
+
+#include "timeutil.h"
+
+/* Sockets whose owner (the process that called connect) we remember, so that TCP
+ * state changes seen in softirq context (no meaningful pid) are charged to the right
+ * observer.  Direct-mapped: a collision replaces the older entry (counted). */
+#define OWNER_SLOTS 65536
+
+struct owner {
+	uint64_t sock_id; /* 0: empty */
+	uint32_t netns, pid;
+	uint64_t cgroup;
+	char comm[INSITU_COMM_LEN];
+};
+
+struct health_sink {
+	struct names *names;
+	struct health *h;
+	struct reporter *rep;
+	FILE *print;
+	bool live;
+	struct linker *lk;
+	uint64_t now;      /* event time (replay) or clock (live) */
+	struct owner *owners;
+	struct obs_sink sink;
+	struct health_sink_stats st;
+};
+
+static void emit(const struct insitu_report *r, void *arg)
+{
+	struct health_sink *hs = arg;
+
+	if (hs->rep)
+		reporter_add(hs->rep, r);
+	if (hs->print) {
+		cJSON *j = insitu_report_to_json(r);
+		char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+		if (s)
+			fprintf(hs->print, "%s\n", s);
+		free(s);
+		cJSON_Delete(j);
+	}
+}
+
+/* ---- paths ---------------------------------------------------------------- */
+
+static const char *side_name(struct health_sink *hs, const struct lk_side *s)
+{
+	return names_node(hs->names, s->netns, s->pid, s->comm, 0);
+}
+
+/* Observer and subject of a hop, learning the server's endpoint on the way. */
+static void hop_names(struct health_sink *hs, const struct lk_hop *h, const char **obs,
+		      const char **subj)
+{
+	const struct lk_side *c = &h->side[LK_CLIENT], *s = &h->side[LK_SERVER];
+
+	if (s->state != LK_SIDE_ABSENT) {
+		names_server_seen(hs->names, s->netns, s->pid, s->comm, 0, h->saddr, h->sport);
+		*subj = side_name(hs, s);
+	} else {
+		*subj = names_endpoint(hs->names, c->netns, h->saddr, h->sport);
+	}
+	*obs = c->state != LK_SIDE_ABSENT ? side_name(hs, c) : names_remote_client(hs->names, h->caddr);
+}
+
+static bool hop_failed(const struct lk_hop *h)
+{
+	uint16_t f = lk_hop_flags(h);
+	return (f & (LK_F_TIMEOUT | LK_F_CLOSED)) || lk_hop_outcome(h) == LK_OUTCOME_ERROR;
+}
+
+static bool child_failed(const struct lk_hop *h)
+{
+	for (const struct lk_hop *c = h->first_child; c; c = c->next_sibling)
+		if (hop_failed(c))
+			return true;
+	return false;
+}
+
+static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
+{
+	const struct lk_side *c = &h->side[LK_CLIENT], *s = &h->side[LK_SERVER];
+	uint16_t flags = lk_hop_flags(h);
+	enum health_outcome out = HEALTH_OK;
+	const char *obs, *subj;
+	uint64_t lat, kids, t;
+
+	if (h->oneway || (flags & (LK_F_EVICTED | LK_F_INCOMPLETE))) {
+		hs->st.hops_skipped++;
+		return;
+	}
+	hop_names(hs, h, &obs, &subj);
+	/* The caller's view when we have it; else the server's own time, the best
+	 * evidence a server-side observer has of what its remote callers see. */
+	lat = c->state == LK_SIDE_DONE ? lk_hop_client_latency(h) : lk_hop_server_time(h);
+	kids = lk_hop_children_time(h);
+	lat = lat > kids ? lat - kids : 0;
+	t = c->t_resp_end ? c->t_resp_end : s->t_resp_end ? s->t_resp_end : h->done_at;
+	if (flags & LK_F_TIMEOUT)
+		out = HEALTH_TIMED_OUT;
+	else if (hop_failed(h))
+		out = HEALTH_FAILED;
+	/* A failure that comes from below is the children's, not this hop's. */
+	if (out != HEALTH_OK && child_failed(h))
+		out = HEALTH_OK;
+	hs->st.hops++;
+	health_exchange(hs->h, obs, subj, t ? t : hs->now, lat, out);
+}
+
+static void walk(struct health_sink *hs, const struct lk_hop *h)
+{
+	judge_hop(hs, h);
+	for (const struct lk_hop *c = h->first_child; c; c = c->next_sibling)
+		walk(hs, c);
+}
+
+void health_sink_path(const struct lk_hop *root, void *arg)
+{
+	walk(arg, root);
+}
+
+/* Requests still waiting when a window closes: PENDING / UNHEALTHY evidence.  One
+ * waiting on a child that is itself waiting is the child's business. */
+static void open_hop(const struct lk_hop *h, void *arg)
+{
+	struct health_sink *hs = arg;
+	const struct lk_side *c = &h->side[LK_CLIENT], *s = &h->side[LK_SERVER];
+	const char *obs, *subj;
+	uint64_t start;
+
+	if (h->oneway)
+		return;
+	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling)
+		if (k->side[LK_CLIENT].state == LK_SIDE_OPEN || k->side[LK_SERVER].state == LK_SIDE_OPEN)
+			return;
+	if (c->state == LK_SIDE_OPEN)
+		start = c->t_req_start;
+	else if (s->state == LK_SIDE_OPEN)
+		start = s->t_req_start;
+	else
+		return;
+	if (!start || start > hs->now)
+		return;
+	hop_names(hs, h, &obs, &subj);
+	health_waiting(hs->h, obs, subj, hs->now, hs->now - start);
+}
+
+/* ---- connection signals --------------------------------------------------- */
+
+static struct owner *owner_slot(struct health_sink *hs, uint64_t sock_id)
+{
+	uint64_t x = sock_id * 0x9e3779b97f4a7c15ull;
+	return &hs->owners[(x >> 40) & (OWNER_SLOTS - 1)];
+}
+
+/* The event's addresses are raw (IPv4 in the first 4 bytes); names want IPv4-mapped. */
+static void to_mapped(const struct insitu_tuple *t, uint8_t out[16])
+{
+	if (t->family == AF_INET) {
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, t->raddr, 4);
+	} else {
+		memcpy(out, t->raddr, 16);
+	}
+}
+
+static void signal_from(struct health_sink *hs, const struct insitu_conn_event *ev,
+			enum health_signal sig)
+{
+	struct owner *o = owner_slot(hs, ev->sock_id);
+	const char *obs, *subj;
+	uint8_t raddr[16];
+
+	if (ev->sock_id && o->sock_id == ev->sock_id) {
+		obs = names_node(hs->names, o->netns, o->pid, o->comm, o->cgroup);
+	} else if (sig == HEALTH_SIG_REFUSED && ev->pid) {
+		/* a blocking connect() failing in the caller's own context */
+		obs = names_node(hs->names, ev->netns, ev->pid, ev->comm, ev->cgroup_id);
+	} else {
+		hs->st.owners_unknown++;
+		return;
+	}
+	to_mapped(&ev->t, raddr);
+	subj = names_endpoint(hs->names, ev->netns, raddr, ev->t.rport);
+	hs->st.signals++;
+	health_signal(hs->h, obs, subj, ev->t_ns, sig);
+}
+
+static void on_conn(void *ctx, const struct insitu_conn_event *ev)
+{
+	struct health_sink *hs = ctx;
+	struct owner *o;
+
+	if (!hs->live && ev->t_ns > hs->now)
+		hs->now = ev->t_ns;
+	switch (ev->type) {
+	case INSITU_CONN_CONNECT:
+		if (ev->err == ECONNREFUSED) {
+			signal_from(hs, ev, HEALTH_SIG_REFUSED);
+			break;
+		}
+		if (ev->t.proto != 6 /* IPPROTO_TCP */ || !ev->sock_id)
+			break;
+		o = owner_slot(hs, ev->sock_id);
+		if (o->sock_id && o->sock_id != ev->sock_id)
+			hs->st.owner_evictions++;
+		o->sock_id = ev->sock_id;
+		o->netns = ev->netns;
+		o->pid = ev->pid;
+		o->cgroup = ev->cgroup_id;
+		memcpy(o->comm, ev->comm, sizeof(o->comm));
+		o->comm[sizeof(o->comm) - 1] = '\0';
+		break;
+	case INSITU_CONN_CONNECT_FAILED:
+		signal_from(hs, ev, ev->err == ECONNREFUSED ? HEALTH_SIG_REFUSED
+							   : HEALTH_SIG_CONNECT_TIMEOUT);
+		break;
+	case INSITU_CONN_RESET_RECV:
+		signal_from(hs, ev, HEALTH_SIG_RESET);
+		break;
+	case INSITU_CONN_RETRANSMIT:
+		signal_from(hs, ev, HEALTH_SIG_RETRANSMIT);
+		break;
+	case INSITU_CONN_SOCK_CLOSE:
+		o = owner_slot(hs, ev->sock_id);
+		if (o->sock_id == ev->sock_id)
+			o->sock_id = 0;
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *ids,
+		   const uint8_t *payload)
+{
+	struct health_sink *hs = ctx;
+
+	if (!hs->live && ev->t_exit_ns > hs->now)
+		hs->now = ev->t_exit_ns;
+}
+
+static void flush(void *ctx)
+{
+	struct health_sink *hs = ctx;
+
+	if (hs->live)
+		hs->now = mono_ns();
+	if (health_window_due(hs->h, hs->now)) {
+		if (hs->lk)
+			lk_foreach_open(hs->lk, open_hop, hs);
+		health_tick(hs->h, hs->now);
+	}
+	if (hs->rep)
+		reporter_flush(hs->rep, mono_ns());
+	if (hs->print)
+		fflush(hs->print);
+}
+
+struct health_sink *health_sink_new(struct names *names, const struct health_cfg *cfg,
+				    struct reporter *rep, FILE *print, bool live)
+{
+	struct health_sink *hs = calloc(1, sizeof(*hs));
+
+	if (!hs)
+		return NULL;
+	hs->names = names;
+	hs->rep = rep;
+	hs->print = print;
+	hs->live = live;
+	hs->h = health_new(cfg, emit, hs);
+	hs->owners = calloc(OWNER_SLOTS, sizeof(*hs->owners));
+	if (!hs->h || !hs->owners) {
+		health_sink_free(hs);
+		return NULL;
+	}
+	hs->sink.name = "health";
+	hs->sink.ctx = hs;
+	hs->sink.on_msg = on_msg;
+	hs->sink.on_conn = on_conn;
+	hs->sink.flush = flush;
+	return hs;
+}
+
+void health_sink_free(struct health_sink *hs)
+{
+	if (!hs)
+		return;
+	health_free(hs->h);
+	free(hs->owners);
+	free(hs);
+}
+
+void health_sink_set_linker(struct health_sink *hs, struct linker *lk) { hs->lk = lk; }
+struct obs_sink *health_sink_obs(struct health_sink *hs) { return &hs->sink; }
+struct health *health_sink_health(struct health_sink *hs) { return hs->h; }
+const struct health_sink_stats *health_sink_stats(const struct health_sink *hs) { return &hs->st; }
+
+void health_sink_finish(struct health_sink *hs)
+{
+	/* Close the window still open: the evidence in it is as real as the rest. */
+	health_tick(hs->h, hs->now + health_cfg_window(hs->h));
+	if (hs->rep)
+		reporter_flush(hs->rep, mono_ns());
+	if (hs->print)
+		fflush(hs->print);
+}
