@@ -38,7 +38,7 @@ runuser -u postgres -- "$PGBIN/pg_ctl" -D "$D/data" -l "$D/server.log" -w -t 60 
 	-o "-p $port -k $D -c listen_addresses='' -c max_connections=3 -c superuser_reserved_connections=0 -c log_timezone=Asia/Kolkata -c log_min_duration_statement=500" \
 	start >"$D/pg_ctl.log" 2>&1 || { fail "postgres did not start"; sed 's/^/# /' "$D/pg_ctl.log" "$D/server.log"; done_testing; }
 q() { psql -X -q -h "$D" -p "$port" -U postgres -d postgres "$@"; }
-has() { jq -e --arg r "$1" 'select(.source.rule==$r)' "$D/r.jsonl" >/dev/null; }
+has() { jq -s -e --arg r "$1" 'any(.[]; .source.rule==$r)' "$D/r.jsonl" >/dev/null; }
 
 ok "server start -> Availability HEALTHY 90" wait_for 20 has ready
 q -c "set statement_timeout = 100; select pg_sleep(2)" >/dev/null 2>&1
