@@ -181,9 +181,11 @@ static int conn_send(struct conn *c, uint8_t type, const char *payload, size_t l
 	if (c->outlen + need > c->outcap) {
 		size_t ncap = c->outcap ? c->outcap : 65536;
 		uint8_t *nb;
-		memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
-		c->outlen -= c->outoff;
-		c->outoff = 0;
+		if (c->outoff) {
+			memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+			c->outlen -= c->outoff;
+			c->outoff = 0;
+		}
 		while (ncap < c->outlen + need)
 			ncap *= 2;
 		if (ncap != c->outcap) {
