@@ -69,8 +69,11 @@ static enum lt_subject_result copy_name(char *dst, const char *s, size_t len)
 {
 	if (len == 0 || len >= INSITU_NAME_MAX)
 		return LT_SUBJECT_INVALID;
+	/* insitud's rule (no blanks or control characters), and ASCII only: a value cut
+	 * from a line may hold any bytes, and invalid UTF-8 would make the report's
+	 * JSON invalid.  Names from the subjects table are not restricted this way. */
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
 			return LT_SUBJECT_INVALID;
 	memcpy(dst, s, len);
 	dst[len] = 0;

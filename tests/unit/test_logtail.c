@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -276,6 +277,79 @@ static void test_merge(void **state)
 	assert_false(lt_is_stale(100 * NS, 1000 * NS, 0));
 }
 
+/* The whole per-line path with a JSON-lines sink: staleness against the newest line
+ * (replay) or now (live), future lines, merging, subject validation, counters. */
+static void test_process_counters(void **state)
+{
+	(void)state;
+	static const char RULES[] = "{\"line\": \"^(?<time>\\\\S+ \\\\S+) (?<who>\\\\S+) (?<msg>.*)$\","
+		"\"time\": {\"field\": \"time\", \"format\": \"%Y-%m-%d %H:%M:%S\", \"zone\": \"UTC\"},"
+		"\"staleness_s\": 60, \"merge_window_ms\": 1000,"
+		"\"rules\": [{\"name\": \"down\", \"when\": {\"field\": \"msg\", \"equals\": \"down\"},"
+		"  \"report\": {\"metric\": \"M\", \"status\": \"UNHEALTHY\", \"score\": 20, \"subject\": {\"field\": \"who\"}}}]}";
+	char *msgs = NULL;
+	struct lt_rules *r = load(RULES, &msgs);
+	if (!r)
+		fail_msg("%s", msgs);
+	free(msgs);
+	char *out = NULL;
+	size_t outlen;
+	FILE *f = open_memstream(&out, &outlen);
+	static struct lt_sink sink;
+	static struct lt_proc p;
+	lt_sink_open(&sink, true, f, NULL, "me");
+	lt_proc_init(&p, r, "me", false, &sink);
+	const char *lines[] = {
+		"2017-05-26 17:26:04 a down",		/* reported */
+		"2017-05-26 17:26:04 a down",		/* merged */
+		"2017-05-26 17:26:04 b down",		/* other subject: reported */
+		"2017-05-26 17:28:00 a down",		/* reported, newest now 17:28 */
+		"2017-05-26 17:26:30 c down",		/* 90 s older than the newest: stale */
+		"2017-05-26 17:27:30 c down",		/* 30 s older: reported */
+		"2017-05-26 17:28:00 \x01x down",	/* invalid subject (not even a field) */
+		"2017-05-26 17:28:00 \xc3\xa9 down",	/* non-ASCII subject */
+		"2017-05-26 17:28:00 a up",		/* no rule */
+		"2017-05-26 17:6:00 a down",		/* bad time */
+		"garbage",				/* unmatched */
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+		lt_proc_line(&p, NULL, lines[i], strlen(lines[i]));
+	lt_sink_flush(&sink);
+	fclose(f);
+	assert_int_equal(p.c.lines, 11);
+	assert_int_equal(p.c.reports, 4);
+	assert_int_equal(p.c.merged, 1);
+	assert_int_equal(p.c.stale, 1);
+	assert_int_equal(p.c.bad_subject, 2);
+	assert_int_equal(p.c.no_rule, 1);
+	assert_int_equal(p.c.bad_time, 1);
+	assert_int_equal(p.c.unmatched, 1);
+	assert_non_null(strstr(out, "{\"observer\":\"me\",\"subject\":\"a\",\"ts_us\":1495819564000000,"
+				    "\"metrics\":[{\"name\":\"M\",\"status\":\"UNHEALTHY\",\"score\":20}],"
+				    "\"source\":{\"file\":\"-\",\"line\":0,\"rule\":\"down\"}}\n"));
+	free(out);
+
+	/* Live: against now, and lines well ahead of now are "future". */
+	f = fopen("/dev/null", "w");
+	lt_sink_open(&sink, true, f, NULL, "me");
+	lt_proc_init(&p, r, "me", true, &sink);
+	char line[80], stamp[32];
+	time_t now = time(NULL);
+	time_t when[] = { now, now - 600, now + 600 };
+	for (int i = 0; i < 3; i++) {
+		struct tm tm;
+		gmtime_r(&when[i], &tm);
+		strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(line, sizeof line, "%s x%d down", stamp, i);
+		lt_proc_line(&p, NULL, line, strlen(line));
+	}
+	fclose(f);
+	assert_int_equal(p.c.reports, 1);
+	assert_int_equal(p.c.stale, 1);
+	assert_int_equal(p.c.future, 1);
+	lt_rules_free(r);
+}
+
 struct collect {
 	char lines[64][64];
 	int n;
@@ -378,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_rules_errors),
 		cmocka_unit_test(test_rule_tree),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_process_counters),
 		cmocka_unit_test(test_tail_rotation_truncation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
