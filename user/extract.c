@@ -337,6 +337,10 @@ static int64_t id_number(const struct sem_id *id, bool *ok)
 	if (id->len <= 8) {
 		for (size_t i = 0; i < id->len; i++)
 			v = v << 8 | id->b[i];
+		/* 4- and 8-byte fields are signed in the protocols we know (ZooKeeper
+		 * error codes); 1- and 2-byte fields are codes/status words, unsigned. */
+		if (id->len == 4)
+			v = (int32_t)(uint32_t)v;
 		*ok = true;
 	}
 	return v;

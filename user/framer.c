@@ -654,6 +654,7 @@ void sem_framer_feed(struct sem_framer *f, const uint8_t *data, size_t cap, size
 	size_t off = 0;
 	while (off < cap && !f->resync) {
 		size_t k;
+		start(f); /* before the step functions fill the line buffer */
 		switch (f->fr->kind) {
 		case SEMM_FR_LINE: k = step_line(f, data + off, cap - off, fn, ctx); break;
 		case SEMM_FR_LENGTH: k = step_length(f, data + off, cap - off, fn, ctx); break;

@@ -1315,9 +1315,27 @@ static bool contains_separate(const struct semm_signature *a, const struct semm_
 	return true;
 }
 
+/* A negated predicate of one type that is exactly a positive predicate of the
+ * other separates them ("publish, but not QoS 0" vs "publish QoS 0"). */
+static bool negation_separates(const struct semm_signature *a, const struct semm_signature *b)
+{
+	for (size_t i = 0; i < a->n_pred; i++) {
+		const struct semm_pred *n = &a->pred[i];
+		if (!n->negate)
+			continue;
+		for (size_t j = 0; j < b->n_pred; j++) {
+			const struct semm_pred *q = &b->pred[j];
+			if (!q->negate && q->offset == n->offset && q->len == n->len &&
+			    !memcmp(q->mask, n->mask, n->len) && !memcmp(q->value, n->value, n->len))
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool signatures_overlap(const struct semm_signature *a, const struct semm_signature *b)
 {
-	if (contains_separate(a, b))
+	if (contains_separate(a, b) || negation_separates(a, b) || negation_separates(b, a))
 		return false;
 	size_t npa = a->n_prefix ? a->n_prefix : 1, npb = b->n_prefix ? b->n_prefix : 1;
 	for (size_t i = 0; i < npa; i++)

@@ -21,7 +21,7 @@
 #define SEMM_PRED_BYTES 16
 #define SEMM_MAX_PARTS 8        /* parts of a concatenation */
 #define SEMM_MAX_VARIANTS 4     /* length-field variants */
-#define SEMM_MAX_BLOCKS 8       /* line framing: data-block rules */
+#define SEMM_MAX_BLOCKS 12      /* line framing: data-block rules */
 #define SEMM_MAX_RULES 16       /* outcome rules */
 #define SEMM_LIT_MAX 64         /* literals: prefixes, 'after', delimiters */
 #define SEMM_MAX_OFFSET 65535
