@@ -22,6 +22,7 @@ DUR=${LINK_HTTP_DURATION:-3}
 netns_add sw
 ip -n "$NS_sw" link add br0 type bridge
 ip -n "$NS_sw" link set br0 up
+NSOPTS=()
 node() { # node NAME IP
 	netns_add "$1"
 	local ns="NS_$1" v="l${TAP_ID: -5}$2"
@@ -30,6 +31,7 @@ node() { # node NAME IP
 	ip -n "${!ns}" addr add "10.77.0.$2/24" dev "${v}a"
 	ip -n "${!ns}" link set "${v}a" up
 	ip -n "$NS_sw" link set "${v}b" master br0 up
+	NSOPTS+=(--netns "/run/netns/${!ns}") # watch only this test's hosts
 }
 node lg 1; node ngx 2; node b1 11; node b2 12; node b3 13; node rd 20
 
@@ -78,7 +80,7 @@ function request()
 	return wrk.format("GET", "/r/" .. id, { ["X-Request-Id"] = id })
 end
 LUA
-bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" --port 80 --port 8000 --port 6379 --stats
+bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" "${NSOPTS[@]}" --port 80 --port 8000 --port 6379 --stats
 ok "observer attached" wait_for 20 grep -q attached "$TAP_TMP/OBSP.log"
 : >"$NG/logs/access.log"
 ip netns exec "$NS_lg" wrk -t 2 -c 32 -d "${DUR}s" -s "$TAP_TMP/rid.lua" http://10.77.0.2/ >"$TAP_TMP/wrk.out" 2>&1
@@ -98,7 +100,6 @@ ok "at least 500 requests to judge" test "$n" -ge 500
 # ---- semantics variants (labels carry the redis key so no-id runs can be judged)
 mk_sem() { # DIR JQ-FILTER-FOR-HTTP
 	mkdir -p "$1"
-	cp "$SEM"/*.json "$1/"
 	jq '(.messages[] | select(.name == "command") | .label) =
 	    {"regex": "^\\*[0-9]+\\r\\n\\$[0-9]+\\r\\n[^\\r]*\\r\\n\\$[0-9]+\\r\\n([^\\r]{1,60})"}' \
 		"$SEM/redis.json" >"$1/redis.json"
@@ -114,14 +115,16 @@ score() { # NAME SEMDIR LINK-OPTS SCORE-BOUNDS...
 	out=$(python3 "$HERE/link_score.py" "$TAP_TMP/paths-$name.jsonl" "$TAP_TMP/truth" \
 		nginx,python3,redis-server '/r/([0-9]+-[0-9]+)' "$@")
 	rc=$?
-	diag "http $name: $out"
-	sed 's/^/#   /' "$TAP_TMP/stats-$name" | grep -E 'linked_id|match id|paths' || true
+	echo "http $name: $out" >"$TAP_TMP/figure-$name"
 	echo "$out" >>"$TAP_TMP/figures"
 	return $rc
 }
 ok "http with ids: >= 99% correct, <= 0.1% mis-stitched" score ids "$TAP_TMP/sem-ids" "" --min-correct 99 --max-mis 0.1
+diag "$(cat "$TAP_TMP/figure-ids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-ids" 2>/dev/null | paste -sd' ')"
 ok "http without X-Request-Id (request target still links): figures" score noxrid "$TAP_TMP/sem-noxrid" ""
+diag "$(cat "$TAP_TMP/figure-noxrid" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noxrid" 2>/dev/null | paste -sd' ')"
 ok "http without any id (connections + threads only): figures" score noids "$TAP_TMP/sem-ids" "--no-ids"
+diag "$(cat "$TAP_TMP/figure-noids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noids" 2>/dev/null | paste -sd' ')"
 # Where the redis hop cannot be judged, say how the two HTTP tiers alone fare.
 diag "http ids, wrk->nginx->backend only: $(python3 "$HERE/link_score.py" "$TAP_TMP/paths-ids.jsonl" \
 	"$TAP_TMP/truth" nginx,python3 '/r/([0-9]+-[0-9]+)')"

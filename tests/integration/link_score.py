@@ -5,7 +5,8 @@ usage: link_score.py PATHS.jsonl TRUTH.txt TIERS ID_REGEX [--min-correct P] [--m
 
 PATHS.jsonl  what insitu-link / insitu-observer --paths printed (docs/paths.md)
 TRUTH.txt    one ground-truth request id per line (from the system's own logs)
-TIERS        comma-separated server process names along the chain, e.g.
+TIERS        comma-separated server thread names (regexes, matched at the start)
+             along the chain, e.g.
              nginx,python3,redis-server: request X is linked correctly when one path
              has a root hop served by tier 0 carrying X, whose child served by tier 1
              carries X, whose child served by tier 2 carries X ..., and nothing in
@@ -18,6 +19,7 @@ neither correct nor mis-stitched (parts missing or unlinked).  Prints one line o
 figures, and exits 1 if a --min-correct / --max-mis bound (percent) is not met.
 """
 import json
+import os
 import re
 import sys
 
@@ -72,8 +74,10 @@ def main(argv):
         s = h.get("server", {})
         return s.get("comm") if s.get("seen") else None
 
+    tier_rx = [re.compile(t) for t in tiers]
+
     def chain_ok(h, x, depth):
-        if server(h) != tiers[depth] or hop_id(h) != x:
+        if not tier_rx[depth].match(server(h) or "") or hop_id(h) != x:
             return False
         if depth + 1 == len(tiers):
             return True
@@ -92,6 +96,9 @@ def main(argv):
             mis += 1
         else:
             orphan += 1
+        if not (ok and not mixed) and os.environ.get("LINK_SCORE_LIST"):
+            print("%s %s: %s" % ("mis-stitched" if mixed else "orphaned", x,
+                  [(pi, server(h), hop_id(h)) for pi, h in hops]), file=sys.stderr)
     n = len(truth) or 1
     pc, pm, po = 100.0 * correct / n, 100.0 * mis / n, 100.0 * orphan / n
     print("requests %d correct %d (%.2f%%) orphaned %d (%.2f%%) mis-stitched %d (%.3f%%)"
