@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# timeout: 60
+# `insitu-semantics check` on a corpus of broken semantics files
+# (tests/semantics/broken/*.json): each must fail with exactly the messages in
+# its .expected file (file:line:column: JSON path: what was expected), and the
+# --json form must carry the same problems.
+. "$(dirname "$0")/../lib/tap.sh"
+SEM=$BUILD/insitu-semantics
+cd "$INSITU_ROOT"
+[[ -x $SEM ]] || skip_all "$SEM not built"
+
+n=0
+for f in tests/semantics/broken/*.json; do
+	n=$((n + 1))
+	got=$("$SEM" check "$f" 2>&1)
+	rc=$?
+	is "$(basename "$f" .json): exit status 1" "$rc" "1"
+	is "$(basename "$f" .json): messages" "$got" "$(cat "${f%.json}.expected")"
+done
+((n >= 30)) && pass "corpus has $n broken files (>= 30)" || fail "corpus has only $n broken files"
+
+# all files at once: every problem of every file, in order
+all=$("$SEM" check tests/semantics/broken/*.json 2>&1)
+is "all broken files at once report every problem" "$all" "$(cat tests/semantics/broken/*.expected)"
+
+json=$("$SEM" check --json tests/semantics/broken/22-regex-error.json)
+is "--json problem" "$json" '{"ok":false,"problems":[{"file":"tests/semantics/broken/22-regex-error.json","line":1,"column":201,"path":"$.messages[0].ids.link_id.regex","message":"regex does not compile at offset 11: missing terminating ] for character class"}]}'
+ok "--json is valid JSON" jq -e '.ok == false' <<<"$json"
+
+is "a missing file is a problem too" "$("$SEM" check /nonexistent/x.json 2>&1)" "/nonexistent/x.json: cannot open: No such file or directory"
+"$SEM" check semantics/*.json >/dev/null
+is "shipped files: exit status 0" "$?" "0"
+"$SEM" >/dev/null 2>&1
+is "no command: usage, exit status 2" "$?" "2"
+ok "--help" "$SEM" --help
+done_testing
