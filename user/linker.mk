@@ -29,3 +29,9 @@ $(BUILD)/insitu-link: $$(LINK_TOOL_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LINK_TOOL_OBJS) $(COMMON_LIB) -o $@ $(SEMANTICS_LIBS) -lzstd $(LDFLAGS)
 BINS += $(BUILD)/insitu-link
+
+# make bench: linker throughput (tests/bench/linker.sh).
+BENCH_BINS += $(BUILD)/bench/bench_linker
+$(BUILD)/bench/bench_linker: tests/bench/bench_linker.c $(LINKER_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $< -o $@ $(LINKER_OBJS) $(LDFLAGS)
