@@ -20,6 +20,12 @@ struct loader {
 	const char *path;
 	FILE *errf;
 	int nerr;
+	/* messages are kept and printed sorted by position, so that a file reads top
+	 * to bottom whatever order the loader checked things in */
+	struct msg {
+		struct json_pos pos;
+		char *text;
+	} msgs[LT_MAX_ERRORS];
 	struct lt_rules *r;
 	/* field references seen before the field was defined (a capture group of a
 	 * later "matches"): resolved at the end. */
@@ -51,12 +57,37 @@ static void errat(struct loader *L, struct json_pos pos, const char *jpath, cons
 	L->nerr++;
 	if (L->nerr > LT_MAX_ERRORS || !L->errf)
 		return;
+	char body[768];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(L->errf, "%s:%d:%d: error: %s: ", L->path, pos.line, pos.col, jpath);
-	vfprintf(L->errf, fmt, ap);
-	fputc('\n', L->errf);
+	vsnprintf(body, sizeof body, fmt, ap);
 	va_end(ap);
+	char *text = NULL;
+	if (asprintf(&text, "%s:%d:%d: error: %s: %s\n", L->path, pos.line, pos.col, jpath, body) < 0)
+		return;
+	L->msgs[L->nerr - 1] = (struct msg){ pos, text };
+}
+
+static int cmp_msg(const void *a, const void *b)
+{
+	const struct msg *x = a, *y = b;
+	if (x->pos.line != y->pos.line)
+		return x->pos.line < y->pos.line ? -1 : 1;
+	return (x->pos.col > y->pos.col) - (x->pos.col < y->pos.col);
+}
+
+static void print_errors(struct loader *L)
+{
+	int n = L->nerr < LT_MAX_ERRORS ? L->nerr : LT_MAX_ERRORS;
+	qsort(L->msgs, (size_t)n, sizeof L->msgs[0], cmp_msg);	/* qsort is not stable: equal positions are rare */
+	for (int i = 0; i < n; i++) {
+		if (L->errf && L->msgs[i].text)
+			fputs(L->msgs[i].text, L->errf);
+		free(L->msgs[i].text);
+		L->msgs[i].text = NULL;
+	}
+	if (L->nerr > LT_MAX_ERRORS && L->errf)
+		fprintf(L->errf, "%s: %d more error(s) not shown\n", L->path, L->nerr - LT_MAX_ERRORS);
 }
 
 /* Edit distance, for "did you mean": keys are short, so the O(n*m) table is fine. */
@@ -647,8 +678,7 @@ struct lt_rules *lt_rules_load_mem(const char *path, const char *text, size_t le
 		load_nodes(L, v, &r->root, "rules", 0);
 	resolve_pending(L);
 out:
-	if (L->nerr > LT_MAX_ERRORS && errf)
-		fprintf(errf, "%s: %d more error(s) not shown\n", path, L->nerr - LT_MAX_ERRORS);
+	print_errors(L);
 	json_free(doc);
 	int nerr = L->nerr;
 	free(L);
@@ -712,6 +742,7 @@ int lt_rules_add_subjects(struct lt_rules *r, const char *path, FILE *errf)
 		errat(L, jerr.pos, "(document)", "%s", jerr.msg);
 	else
 		load_subjects(L, doc, "(document)");
+	print_errors(L);
 	json_free(doc);
 	free(text);
 	int nerr = L->nerr;
