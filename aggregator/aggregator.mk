@@ -40,3 +40,9 @@ AGG_FUZZ_SRCS := $(filter-out aggregator/insitud.c,$(INSITUD_SRCS)) $(AGG_CORE_S
                  common/report.c common/log.c common/json.c
 $(eval $(call fuzz_target,fuzz_agg_requests,tests/fuzz/fuzz_agg_requests.c $(AGG_FUZZ_SRCS),-Iaggregator -lsqlite3 -lcjson -lsodium -lm))
 $(eval $(call fuzz_target,fuzz_agg_frame,tests/fuzz/fuzz_agg_frame.c aggregator/frame.c common/report.c,-Iaggregator -lcjson -lsodium -lm))
+
+# benchmark load generator (tests/bench/aggregator.sh)
+BENCH_BINS += $(BUILD)/bench/bench_agg
+$(BUILD)/bench/bench_agg: $(BUILD)/obj/tests/bench/bench_agg.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ -lcjson -lm

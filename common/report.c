@@ -30,6 +30,17 @@ enum insitu_status insitu_status_parse(const char *s)
 {
 	if (!s || !*s)
 		return INSITU_INVALID;
+	if (!s[1] || (s[0] == 'd' && s[1] == 'd' && !s[2])) { /* the letters: the common case */
+		switch (s[0]) {
+		case 'n': case 'N': return INSITU_NA;
+		case 'h': case 'H': return INSITU_HEALTHY;
+		case 'p': case 'P': return INSITU_PENDING;
+		case 'm': case 'M': return INSITU_MAYBE_UNHEALTHY;
+		case 'u': case 'U': return INSITU_UNHEALTHY;
+		case 'd': case 'D': return s[1] ? INSITU_DEAD : INSITU_DYING;
+		default: return INSITU_INVALID;
+		}
+	}
 	for (int i = 1; i < INSITU_STATUS_COUNT; i++)
 		if (!strcasecmp(s, status_letters[i]) || !strcasecmp(s, status_names[i]))
 			return (enum insitu_status)i;
@@ -67,7 +78,7 @@ int insitu_obs_set(struct insitu_observation *o, const char *name, enum insitu_s
 		if (o->n_metrics >= INSITU_METRICS_MAX)
 			return -1;
 		o->n_metrics++;
-		snprintf(o->metrics[i].name, sizeof o->metrics[i].name, "%s", name);
+		memcpy(o->metrics[i].name, name, strlen(name) + 1); /* length checked above */
 	}
 	o->metrics[i].value.status = st;
 	o->metrics[i].value.score = score;
@@ -174,7 +185,7 @@ static int get_name(const cJSON *j, const char *field, char *dst, size_t max, co
 			 field, max - 1);
 		return -1;
 	}
-	snprintf(dst, max, "%s", s);
+	memcpy(dst, s, strlen(s) + 1); /* insitu_name_valid bounded it by max */
 	return 0;
 }
 
@@ -239,4 +250,73 @@ int insitu_report_from_json(const cJSON *j, const char *default_observer, struct
 		}
 	}
 	return 0;
+}
+
+/* --- a direct JSON writer (no cJSON tree): the hot path of clients that submit many
+ * reports.  Names cannot hold control characters (insitu_name_valid) but may hold
+ * quotes or backslashes, which are escaped. */
+
+static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = *cap ? *cap : 1024;
+		char *nb;
+		while (ncap < *len + n + 1)
+			ncap *= 2;
+		nb = realloc(*buf, ncap);
+		if (!nb)
+			return -1;
+		*buf = nb;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+static int put_str(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	if (put(buf, len, cap, "\"", 1))
+		return -1;
+	for (const char *p = s; *p; p++) {
+		size_t run = strcspn(p, "\"\\");
+		if (run && put(buf, len, cap, p, run))
+			return -1;
+		p += run;
+		if (!*p)
+			break;
+		if (put(buf, len, cap, *p == '"' ? "\\\"" : "\\\\", 2))
+			return -1;
+	}
+	return put(buf, len, cap, "\"", 1);
+}
+
+int insitu_report_append_json(const struct insitu_report *r, int with_observer, char **buf, size_t *len,
+			      size_t *cap)
+{
+	char num[64];
+	int n;
+
+	if (put(buf, len, cap, "{", 1))
+		return -1;
+	if (with_observer && r->observer[0] &&
+	    (put(buf, len, cap, "\"observer\":", 11) || put_str(buf, len, cap, r->observer) ||
+	     put(buf, len, cap, ",", 1)))
+		return -1;
+	n = snprintf(num, sizeof num, ",\"ts_us\":%llu,\"metrics\":[", (unsigned long long)r->obs.ts_us);
+	if (put(buf, len, cap, "\"subject\":", 10) || put_str(buf, len, cap, r->subject) ||
+	    put(buf, len, cap, num, (size_t)n))
+		return -1;
+	for (unsigned i = 0; i < r->obs.n_metrics; i++) {
+		const struct insitu_metric *m = &r->obs.metrics[i];
+		if (put(buf, len, cap, i ? ",{\"name\":" : "{\"name\":", i ? 9 : 8) ||
+		    put_str(buf, len, cap, m->name))
+			return -1;
+		n = snprintf(num, sizeof num, ",\"status\":\"%s\",\"score\":%.17g}", insitu_status_name(m->value.status),
+			     m->value.score);
+		if (put(buf, len, cap, num, (size_t)n))
+			return -1;
+	}
+	return put(buf, len, cap, "]}", 2);
 }

@@ -87,6 +87,11 @@ int insitu_metric_parse_spec(const char *spec, struct insitu_metric *out, char *
 struct cJSON *insitu_report_to_json(const struct insitu_report *r);
 struct cJSON *insitu_value_to_json(const struct insitu_value *v);
 struct cJSON *insitu_obs_metrics_to_json(const struct insitu_observation *o);
+/* Appends the report's JSON to a growing buffer (*buf may be NULL; realloc'd) without
+ * building a cJSON tree: the fast path for clients submitting many reports.  The
+ * observer is left out when with_observer is 0 or it is empty.  0 or -1 (memory). */
+int insitu_report_append_json(const struct insitu_report *r, int with_observer, char **buf, size_t *len,
+			      size_t *cap);
 /* Decodes and validates; "observer" may be absent when default_observer is given
  * (the submitting handle's name).  Returns 0, or -1 with a message naming the field. */
 int insitu_report_from_json(const struct cJSON *j, const char *default_observer,
