@@ -2,7 +2,8 @@
 # Source after tests/lib/tap.sh (uses netns_add, bg_start, at_exit, wait_for).
 #
 #   topo_switch                 a bridge in its own namespace ($NS_sw)
-#   topo_node NAME IP           a node namespace ($NS_NAME) on the bridge at $TOPO_NET.IP
+#   topo_node NAME IP           a node namespace ($NS_NAME) on the bridge at $TOPO_NET.IP;
+#                               ${TOPO_NODE_NS[NAME]} lists every node's namespace
 #   topo_server NAME NODE CMD.. starts CMD inside NODE's namespace; its pid is
 #                               ${TOPO_PID[NAME]}, killed at exit; topo_restart NAME
 #                               starts the same command again (after a kill)
@@ -23,7 +24,7 @@
 # shellcheck shell=bash
 
 TOPO_NET=${TOPO_NET:-10.79.0}
-declare -gA TOPO_PID TOPO_CMD TOPO_NODE
+declare -gA TOPO_PID TOPO_CMD TOPO_NODE TOPO_NODE_NS
 TOPO_DIR=${TOPO_DIR:-$TAP_TMP/topo}
 mkdir -p "$TOPO_DIR"
 
@@ -37,6 +38,7 @@ topo_switch() {
 topo_node() {
 	netns_add "$1" || return 1
 	local ns="NS_$1" v="e${TAP_ID: -5}x$2"
+	TOPO_NODE_NS[$1]=${!ns}
 	v=${v:0:13}
 	ip link add "${v}a" netns "${!ns}" type veth peer name "${v}b" netns "$NS_sw" || return 1
 	ip -n "${!ns}" addr add "$TOPO_NET.$2/24" dev "${v}a"
