@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "logtail_rules.h"
 
@@ -21,5 +22,8 @@ bool lt_line_parse(const struct lt_rules *r, const char *line, size_t len, struc
  * Shared with the condition "matches" (logtail_eval.c). */
 bool lt_re_match(const pcre2_code *re, pcre2_match_data *md, bool jit, const int *cap_field, int ncap,
 		 const char *s, size_t len, struct lt_fields *f);
+
+/* Matches abandoned on PCRE2's limits (bounded backtracking, JIT stack). */
+uint64_t lt_regex_errors(void);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logtail_line.h"
 #include "logtail_process.h"
 #include "logtail_rules.h"
 #include "logtail_submit.h"
@@ -125,10 +126,11 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 			",\"bad_time\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"future\":%" PRIu64 ",\"no_rule\":%" PRIu64 ",\"bad_subject\":%" PRIu64
 			",\"dropped_unmapped\":%" PRIu64 ",\"merged\":%" PRIu64 ",\"merge_evicted\":%" PRIu64
 			",\"reports\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"dropped\":%" PRIu64
-			",\"rotations\":%" PRIu64 ",\"truncations\":%" PRIu64 ",\"open_errors\":%" PRIu64 ",\"rules\":{",
+			",\"rotations\":%" PRIu64 ",\"truncations\":%" PRIu64 ",\"open_errors\":%" PRIu64
+			",\"regex_errors\":%" PRIu64 ",\"rules\":{",
 			c->lines + overlong, bytes, overlong, c->unmatched, c->bad_time, c->stale, c->future, c->no_rule,
 			c->bad_subject, c->dropped_unmapped, c->merged, p->merge.evicted, c->reports, s->sent,
-			s->accepted, s->dropped, rot, trunc, openerr);
+			s->accepted, s->dropped, rot, trunc, openerr, lt_regex_errors());
 		/* Hits per leaf rule, to see which rules fire. */
 		bool first = true;
 		const struct lt_node *stack[LT_MAX_DEPTH + 1];
@@ -166,9 +168,9 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 		"  bytes            %" PRIu64 "\n  future           %" PRIu64 "\n  no rule matched  %" PRIu64 "\n  bad subject      %" PRIu64
 		"\n  unmapped dropped %" PRIu64 "\n  merge evicted    %" PRIu64 "\n  sent             %" PRIu64
 		"\n  accepted         %" PRIu64 "\n  dropped (insitud) %" PRIu64 "\n  rotations        %" PRIu64
-		"\n  truncations      %" PRIu64 "\n  open errors      %" PRIu64 "\n",
+		"\n  truncations      %" PRIu64 "\n  open errors      %" PRIu64 "\n  regex errors     %" PRIu64 "\n",
 		bytes, c->future, c->no_rule, c->bad_subject, c->dropped_unmapped, p->merge.evicted, s->sent, s->accepted,
-		s->dropped, rot, trunc, openerr);
+		s->dropped, rot, trunc, openerr, lt_regex_errors());
 }
 
 static int run_check(int argc, char **argv)

@@ -350,6 +350,27 @@ static void test_process_counters(void **state)
 	lt_rules_free(r);
 }
 
+/* A pattern that backtracks exponentially costs a bounded time and is counted. */
+static void test_regex_limits(void **state)
+{
+	(void)state;
+	char *msgs = NULL;
+	struct lt_rules *r = load("{\"line\": \"^(?<a>(x+x+)+[0-9])$\", \"rules\": [{\"report\":"
+				  " {\"metric\": \"m\", \"status\": \"h\", \"score\": 1}}]}", &msgs);
+	if (!r)
+		fail_msg("%s", msgs);
+	free(msgs);
+	char line[64];
+	memset(line, 'x', 40);
+	line[40] = 'a';
+	struct lt_fields f;
+	uint64_t before = lt_regex_errors();
+	assert_false(lt_line_parse(r, line, 41, &f));
+	assert_int_equal(lt_regex_errors(), before + 1);
+	assert_true(lt_line_parse(r, "xxxx7", 5, &f));
+	lt_rules_free(r);
+}
+
 struct collect {
 	char lines[64][64];
 	int n;
@@ -453,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_rule_tree),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_process_counters),
+		cmocka_unit_test(test_regex_limits),
 		cmocka_unit_test(test_tail_rotation_truncation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
