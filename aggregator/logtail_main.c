@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "logtail_line.h"
 #include "logtail_process.h"
@@ -56,6 +57,10 @@ static const char USAGE[] =
 "    -o, --observer NAME  the observer name of this node (default: the host name)\n"
 "    -s, --socket PATH    insitud's socket (default: $INSITUD_SOCKET or\n"
 "                         /run/insitu/insitud.sock)\n"
+"        --config FILE    take this node's name (\"Id\") and the socket (\"Socket\") from\n"
+"                         insitud's configuration file, so that log evidence carries the\n"
+"                         same observer name as the aggregator; --observer and --socket\n"
+"                         still win\n"
 "        --subjects FILE  a JSON object {\"10.0.0.13\": \"peer@9\", \"9\": \"peer@9\", ...} added to\n"
 "                         the rules' subjects table: how this deployment names the\n"
 "                         nodes that log lines mention by address or id\n"
@@ -102,7 +107,7 @@ static void on_usr1(int sig)
 }
 
 struct opts {
-	const char *rules, *observer, *socket, *subjects, *zone;
+	const char *rules, *observer, *socket, *subjects, *zone, *config;
 	bool check, follow, from_start, print, stats, json, quiet;
 	double staleness_s, merge_ms;
 	int interval_ms, verbose;
@@ -194,6 +199,47 @@ static int run_check(int argc, char **argv)
 	return bad ? 2 : 0;
 }
 
+/* Reads "Id" and "Socket" from insitud's JSON configuration (the rest is insitud's
+ * business).  Returns false after printing a positioned error. */
+static bool read_config(const char *path, char *id, size_t idlen, char *sock, size_t socklen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "insitu-logtail: %s: %s\n", path, strerror(errno));
+		return false;
+	}
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof text, f);
+	fclose(f);
+	if (n == sizeof text) {
+		fprintf(stderr, "insitu-logtail: %s: larger than 1 MiB\n", path);
+		return false;
+	}
+	struct json_error err;
+	struct json_value *doc = json_parse(text, n, &err);
+	if (!doc) {
+		fprintf(stderr, "%s:%d:%d: error: %s\n", path, err.pos.line, err.pos.col, err.msg);
+		return false;
+	}
+	bool ok = true;
+	const struct json_value *v = json_get(doc, "Id");
+	if (doc->type != JSON_OBJECT) {
+		fprintf(stderr, "%s:%d:%d: error: expected an object\n", path, doc->pos.line, doc->pos.col);
+		ok = false;
+	} else if (v && (v->type != JSON_STRING || !insitu_name_valid(v->u.string.s, idlen))) {
+		fprintf(stderr, "%s:%d:%d: error: Id: expected a name (1-127 bytes, no spaces)\n", path, v->pos.line,
+			v->pos.col);
+		ok = false;
+	} else if (v) {
+		snprintf(id, idlen, "%s", v->u.string.s);
+	}
+	v = json_get(doc, "Socket");
+	if (ok && v && v->type == JSON_STRING && v->u.string.len < socklen)
+		snprintf(sock, socklen, "%s", v->u.string.s);
+	json_free(doc);
+	return ok;
+}
+
 static bool parse_num(const char *s, double max, double *out)
 {
 	char *end;
@@ -210,7 +256,7 @@ int main(int argc, char **argv)
 	log_init("insitu-logtail", LOG_WARN);
 	struct opts o = { .staleness_s = -1, .merge_ms = -1, .interval_ms = 200 };
 	enum { OPT_FROM_START = 256, OPT_STALENESS, OPT_MERGE, OPT_INTERVAL, OPT_STATS, OPT_JSON, OPT_SUBJECTS,
-	       OPT_ZONE };
+	       OPT_ZONE, OPT_CONFIG };
 	static const struct option lopts[] = {
 		{ "rules", required_argument, 0, 'r' },
 		{ "check", no_argument, 0, 'c' },
@@ -226,6 +272,7 @@ int main(int argc, char **argv)
 		{ "stats", no_argument, 0, OPT_STATS },
 		{ "subjects", required_argument, 0, OPT_SUBJECTS },
 		{ "zone", required_argument, 0, OPT_ZONE },
+		{ "config", required_argument, 0, OPT_CONFIG },
 		{ "json", no_argument, 0, OPT_JSON },
 		{ "quiet", no_argument, 0, 'q' },
 		{ "verbose", no_argument, 0, 'v' },
@@ -266,6 +313,7 @@ int main(int argc, char **argv)
 		case OPT_STATS: o.stats = true; break;
 		case OPT_SUBJECTS: o.subjects = optarg; break;
 		case OPT_ZONE: o.zone = optarg; break;
+		case OPT_CONFIG: o.config = optarg; break;
 		case OPT_JSON: o.json = true; break;
 		case 'q': o.quiet = true; break;
 		case 'v': o.verbose++; break;
@@ -288,7 +336,15 @@ int main(int argc, char **argv)
 			LT_MAX_FILES, nfiles);
 		return 2;
 	}
-	char host[INSITU_NAME_MAX] = "";
+	char host[INSITU_NAME_MAX] = "", cfg_id[INSITU_NAME_MAX] = "", cfg_sock[108] = "";
+	if (o.config) {
+		if (!read_config(o.config, cfg_id, sizeof cfg_id, cfg_sock, sizeof cfg_sock))
+			return 2;
+		if (!o.observer && cfg_id[0])
+			o.observer = cfg_id;
+		if (!o.socket && cfg_sock[0])
+			o.socket = cfg_sock;
+	}
 	if (!o.observer) {
 		gethostname(host, sizeof host - 1);
 		o.observer = host;

@@ -33,6 +33,14 @@ inf=$("$BUILD/insitu" --json get inference peer@6)
 is "peer@6 seen by peer@9's quorum listener: QuorumListener HEALTHY 90" \
 	"$(jq -r '(.inference.observers | join(",")) as $o | .inference.metrics[] | select(.name=="QuorumListener") | "\(.status) \(.score) \($o)"' <<<"$inf")" "HEALTHY 90 peer@9"
 
+# --config: the observer name and socket come from insitud's configuration file.
+printf '{"Id": "zk-one", "Socket": "%s"}\n' "$INSITUD_SOCKET" >"$TAP_TMP/insitud.json"
+env -u INSITUD_SOCKET "$BUILD/insitu-logtail" --rules "$INSITU_ROOT/rules/zookeeper.json" --zone UTC -q \
+	--config "$TAP_TMP/insitud.json" "$FIX/zookeeper.1.out"
+is "--config: submitted with the socket from the file" "$?" 0
+ok "--config: reports carry the configured Id as observer" \
+	bash -c "'$BUILD/insitu' --json get view zk-one zk-one | jq -e '.view.observations | length > 0'"
+
 # Without a daemon: a clear error and exit status 1, not a crash.
 "$BUILD/insitu-logtail" --rules "$INSITU_ROOT/rules/zookeeper.json" --socket "$TAP_TMP/none.sock" \
 	"$FIX/zookeeper_pano9.out" 2>"$TAP_TMP/err" >/dev/null
