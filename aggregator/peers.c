@@ -281,9 +281,11 @@ static void requeue_inflight(struct peer *p)
 
 void peers_push(struct peers *ps, const struct insitu_report *r)
 {
+	char *json = NULL;
+	size_t len = 0, cap = 0;
+
 	for (unsigned i = 0; i < ps->npeers; i++) {
 		struct peer *p = &ps->peer[i];
-		cJSON *j;
 		char *s;
 		if (strmap_has(&p->ignored, r->subject)) {
 			p->dropped_ignored++;
@@ -293,10 +295,11 @@ void peers_push(struct peers *ps, const struct insitu_report *r)
 			p->dropped_overflow++;
 			continue;
 		}
-		j = insitu_report_to_json(r);
-		s = cJSON_PrintUnformatted(j);
-		cJSON_Delete(j);
-		if (!s) {
+		if (!json && insitu_report_append_json(r, 1, &json, &len, &cap)) {
+			p->dropped_overflow++;
+			continue;
+		}
+		if (!(s = strdup(json))) {
 			p->dropped_overflow++;
 			continue;
 		}
@@ -304,6 +307,7 @@ void peers_push(struct peers *ps, const struct insitu_report *r)
 		p->qlen++;
 		p->queued++;
 	}
+	free(json);
 }
 
 void peers_subscribe(struct peers *ps, const char *subject, int on)
@@ -758,6 +762,10 @@ void peers_end_pass(struct peers *ps, int committed)
 		else
 			conn_flush(c);
 	}
+	/* what this pass committed goes out now, not at the next tick */
+	for (unsigned i = 0; i < ps->npeers; i++)
+		if (ps->peer[i].qlen || ps->peer[i].nctrl)
+			peer_pump(&ps->peer[i]);
 }
 
 struct peers *peers_new(struct insitud *d)
