@@ -113,6 +113,43 @@ struct opts {
 	int interval_ms, verbose;
 };
 
+/* Calls fn for every leaf rule in document order (depth is bounded by LT_MAX_DEPTH). */
+static void for_each_leaf(const struct lt_node *n, void (*fn)(void *, const struct lt_node *), void *ctx)
+{
+	for (size_t i = 0; i < n->nchildren; i++) {
+		const struct lt_node *k = &n->children[i];
+		if (k->report)
+			fn(ctx, k);
+		else
+			for_each_leaf(k, fn, ctx);
+	}
+}
+
+struct leaf_print {
+	FILE *out;
+	bool json, first;
+};
+
+static void print_leaf(void *ctx, const struct lt_node *k)
+{
+	struct leaf_print *lp = ctx;
+	if (!lp->json) {
+		fprintf(lp->out, "  rule %-28s %" PRIu64 " report(s)\n", k->name, k->hits);
+		return;
+	}
+	fprintf(lp->out, "%s\"", lp->first ? "" : ",");
+	for (const char *q = k->name; *q; q++) {
+		if (*q == '"' || *q == '\\')
+			fprintf(lp->out, "\\%c", *q);
+		else if ((unsigned char)*q < 0x20)
+			fprintf(lp->out, "\\u%04x", *q);
+		else
+			fputc(*q, lp->out);
+	}
+	fprintf(lp->out, "\":%" PRIu64, k->hits);
+	lp->first = false;
+}
+
 static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p, const struct lt_sink *s,
 			const struct lt_tail *tails, int nt, bool full)
 {
@@ -137,30 +174,8 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 			c->bad_subject, c->dropped_unmapped, c->merged, p->merge.evicted, c->reports, s->sent,
 			s->accepted, s->dropped, rot, trunc, openerr, lt_regex_errors());
 		/* Hits per leaf rule, to see which rules fire. */
-		bool first = true;
-		const struct lt_node *stack[LT_MAX_DEPTH + 1];
-		size_t idx[LT_MAX_DEPTH + 1];
-		int d = 0;
-		stack[0] = &p->r->root;
-		idx[0] = 0;
-		while (d >= 0) {
-			const struct lt_node *n = stack[d];
-			if (idx[d] >= n->nchildren) {
-				d--;
-				continue;
-			}
-			const struct lt_node *k = &n->children[idx[d]++];
-			if (k->report) {
-				fprintf(out, "%s\"", first ? "" : ",");
-				for (const char *q = k->name; *q; q++)
-					fprintf(out, (*q == '"' || *q == '\\') ? "\\%c" : "%c", *q);
-				fprintf(out, "\":%" PRIu64, k->hits);
-				first = false;
-			} else if (d < LT_MAX_DEPTH) {
-				stack[++d] = k;
-				idx[d] = 0;
-			}
-		}
+		struct leaf_print lp = { out, true, true };
+		for_each_leaf(&p->r->root, print_leaf, &lp);
 		fprintf(out, "}}\n");
 		return;
 	}
@@ -176,6 +191,8 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 		"\n  truncations      %" PRIu64 "\n  open errors      %" PRIu64 "\n  regex errors     %" PRIu64 "\n",
 		bytes, c->future, c->no_rule, c->bad_subject, c->dropped_unmapped, p->merge.evicted, s->sent, s->accepted,
 		s->dropped, rot, trunc, openerr, lt_regex_errors());
+	struct leaf_print lp = { out, false, true };
+	for_each_leaf(&p->r->root, print_leaf, &lp);
 }
 
 static int run_check(int argc, char **argv)
