@@ -674,6 +674,12 @@ static void add_response(struct linker *lk, const struct lk_msg *m)
 void lk_add(struct linker *lk, const struct lk_msg *m)
 {
 	lk->stats.messages++;
+	/* Requests whose time ran out before this message began are timeouts, however
+	 * sparse the events were in between: a response arriving after that is late. */
+	if (m->t_start > lk->now) {
+		lk->now = m->t_start;
+		match_expire(&lk->mt, lk->now);
+	}
 	if (m->t_end > lk->now)
 		lk->now = m->t_end;
 	switch (m->role) {

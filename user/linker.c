@@ -236,10 +236,11 @@ void linker_sink_conn(struct linker_sink *ls, const struct insitu_conn_event *ev
 	case INSITU_CONN_SOCK_CLOSE:
 	case INSITU_CONN_RESET_SENT:
 	case INSITU_CONN_RESET_RECV:
-		if (ev->sock_id)
-			ls->st.closes += conn_close_sock(&ls->conns, ev->sock_id);
+		/* time first: what timed out before the close is a timeout, not "closed" */
 		if (ev->t_ns)
 			lk_tick(ls->lk, ev->t_ns);
+		if (ev->sock_id)
+			ls->st.closes += conn_close_sock(&ls->conns, ev->sock_id);
 		break;
 	default:
 		break;
