@@ -28,10 +28,11 @@ static const char USAGE[] =
 "\n"
 "SYNOPSIS\n"
 "    insitu logtail --rules RULES.json [--follow] [--dry-run] [OPTIONS] LOGFILE...\n"
+"    COMMAND | insitu logtail --rules RULES.json [OPTIONS] -\n"
 "    insitu logtail --check RULES.json...\n"
 "\n"
 "DESCRIPTION\n"
-"    Reads each LOGFILE, cuts every line into named fields with the rules' line\n"
+"    Reads each LOGFILE (\"-\": standard input), cuts every line into named fields with the rules' line\n"
 "    pattern (PCRE2, named groups), reads its timestamp with the rules' time format and\n"
 "    zone, and walks the rules' tree: the first rule whose conditions hold decides the\n"
 "    report (metric, status, score, subject).  Reports are submitted to insitud as this\n"
@@ -406,7 +407,7 @@ int main(int argc, char **argv)
 	int rc = 0, nt = 0;
 	for (int i = 0; i < nfiles; i++) {
 		const char *path = argv[optind + i];
-		if (lt_tail_open(&tails[nt], path, o.follow && !o.from_start, o.follow) < 0) {
+		if (lt_tail_open(&tails[nt], path, o.follow, o.from_start) < 0) {
 			fprintf(stderr, "insitu-logtail: %s: %s\n", path, strerror(errno));
 			lt_tail_close(&tails[nt]);
 			rc = 1;

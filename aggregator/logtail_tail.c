@@ -15,9 +15,16 @@
 
 static int open_file(struct lt_tail *t, bool from_end)
 {
-	int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* Reading once, a FIFO is opened blocking: open waits for its writer, and reads
+	 * for its data, so that end of file means the writer is done. */
+	int fd = !strcmp(t->path, "-") ? fcntl(0, F_DUPFD_CLOEXEC, 3)
+				       : open(t->path, O_RDONLY | O_CLOEXEC | (t->blocking ? 0 : O_NONBLOCK));
 	if (fd < 0)
 		return -1;
+	/* Following polls (non-blocking); reading once waits for a pipe's writer. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, t->blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK));
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
@@ -48,11 +55,13 @@ static int open_file(struct lt_tail *t, bool from_end)
 	return 0;
 }
 
-int lt_tail_open(struct lt_tail *t, const char *path, bool from_end, bool may_be_missing)
+int lt_tail_open(struct lt_tail *t, const char *path, bool follow, bool from_start)
 {
 	memset(t, 0, sizeof *t);
 	t->path = path;
 	t->fd = -1;
+	t->blocking = !follow;
+	bool from_end = follow && !from_start, may_be_missing = follow;
 	t->buf = malloc(LT_BUF_SIZE);
 	if (!t->buf)
 		return -1;

@@ -45,12 +45,14 @@ struct lt_tail {
 	/* counters */
 	uint64_t bytes, lines, overlong, rotations, truncations, open_errors;
 	int last_errno;		/* last open error, to warn once per kind */
+	bool blocking;		/* read once: pipes block until their writer is done */
 };
 
-/* Opens 'path' (kept by pointer).  from_end: start at the current end (follow mode
- * without --from-start).  A missing file is not an error when 'may_be_missing'.
- * Returns 0, or -1 with errno. */
-int lt_tail_open(struct lt_tail *t, const char *path, bool from_end, bool may_be_missing);
+/* Opens 'path' (kept by pointer; "-" is standard input).  follow: keep reading as
+ * it grows (non-blocking; a missing file is waited for), starting at its current end
+ * unless from_start.  Without follow the file is read once to its end (pipes and
+ * terminals block until their writer closes).  Returns 0, or -1 with errno. */
+int lt_tail_open(struct lt_tail *t, const char *path, bool follow, bool from_start);
 
 /* Reads everything available now and calls fn for each complete line.  With
  * 'follow', at end of file checks for rotation/truncation/creation.  Returns the

@@ -94,4 +94,12 @@ want=$(grep -E "${HEAD}Too busy to snap" "$FIX/zookeeper.1.out" | awk '{
 got=$("$LT" -r "$RULES" --dry-run --zone UTC -q "$FIX/zookeeper.1.out" | jq -r 'select(.source.rule=="snapshot-too-busy")' | jq -s length)
 is "identical events within the 1 s merge window are merged ($want of $(grep -cE "${HEAD}Too busy to snap" "$FIX/zookeeper.1.out"))" "$got" "$want"
 
+# Standard input ("-") and a named pipe read once to the writer's end.
+want=$("$LT" -r "$RULES" --dry-run --zone UTC -q "$FIX/zookeeper.1.out" | wc -l)
+is "standard input gives the same reports" "$(cat "$FIX/zookeeper.1.out" | "$LT" -r "$RULES" --dry-run --zone UTC -q - | wc -l)" "$want"
+mkfifo "$TAP_TMP/fifo"
+(sleep 0.5; cat "$FIX/zookeeper.1.out" >"$TAP_TMP/fifo") &
+is "a named pipe is read until its writer closes" "$("$LT" -r "$RULES" --dry-run --zone UTC -q "$TAP_TMP/fifo" | wc -l)" "$want"
+wait
+
 done_testing

@@ -403,7 +403,7 @@ static void test_tail_rotation_truncation(void **state)
 	append(path, "w", "before start\n");
 	struct lt_tail t;
 	struct collect c = { .n = 0 };
-	assert_int_equal(lt_tail_open(&t, path, true, true), 0);	/* follow from the end */
+	assert_int_equal(lt_tail_open(&t, path, true, false), 0);	/* follow from the end */
 	lt_tail_poll(&t, true, collect_line, &c);
 	assert_int_equal(c.n, 0);
 	append(path, "a", "one\ntw");
