@@ -23,11 +23,16 @@ start() { # start NAME ARGS...: insitud with socket/db in $W/NAME
 	for _ in $(seq 100); do "$BUILD/insitu" -s "$W/$n/sock" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
 	echo "insitud $n did not start" >&2; exit 1
 }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime of the daemon
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 start ing
+t0=$(cpu_ticks "$PID_ing")
 b1=$($B ingest "$W/ing/sock" 1 400000 1024) || exit 1
 b8=$($B ingest "$W/ing/sock" 8 400000 1024) || exit 1
+t1=$(cpu_ticks "$PID_ing")
+# the daemon's own CPU per accepted report: independent of what else runs on the machine
+us_per=$(awk "BEGIN{printf \"%.2f\", ($t1 - $t0) * 1e6 / $(getconf CLK_TCK) / 800000}")
 s1=$($B ingest "$W/ing/sock" 1 20000 1) || exit 1
 s8=$($B ingest "$W/ing/sock" 8 40000 1) || exit 1
 
@@ -49,6 +54,8 @@ printf '%-58s %12s %11.0fx\n' "ingest, 1 client, batches of 1024 (reports/s)" "$
 printf '%-58s %12s %11.0fx\n' "ingest, 8 clients, batches of 1024 (reports/s)" "$b8" "$(awk "BEGIN{print $b8/1350}")"
 printf '%-58s %12s %11.1fx\n' "ingest, 1 client, one report per request (reports/s)" "$s1" "$(awk "BEGIN{print $s1/1900}")"
 printf '%-58s %12s %11.1fx\n' "ingest, 8 clients, one report per request (reports/s)" "$s8" "$(awk "BEGIN{print $s8/1350}")"
+printf '%-58s %12s\n' "insitud CPU per accepted report, batched (us)" "$us_per"
+printf '%-58s %12s\n' "=> reports/s one insitud core sustains (batched)" "$(awk "BEGIN{printf \"%.0f\", 1e6 / $us_per}")"
 printf '%-58s %12s\n' "get_inference over the socket, 10k subj x 10 obs: median us" "$qmed"
 printf '%-58s %12s\n' "get_inference over the socket, 10k subj x 10 obs: p99 us" "$qp99"
 printf '%-58s %12s\n' "memory: 100,000 views (1 observation each), MB" "$(( (rss1 - rss0) / 1024 ))"
