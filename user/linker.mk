@@ -35,3 +35,11 @@ BENCH_BINS += $(BUILD)/bench/bench_linker
 $(BUILD)/bench/bench_linker: tests/bench/bench_linker.c $(LINKER_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser $< -o $@ $(LINKER_OBJS) $(LDFLAGS)
+
+# The observer stage with the real semantics engine (run from the top directory:
+# it loads semantics/http.json).
+LINKER_STAGE_TEST_OBJS = $(LINKER_STAGE_OBJS) $(LINKER_OBJS) $(SEMANTICS_OBJS)
+$(BUILD)/tests/unit/test_linker: tests/unit/test_linker.c $$(LINKER_STAGE_TEST_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $< -o $@ $(LINKER_STAGE_TEST_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) $(LDFLAGS)
+TEST_BINS += $(BUILD)/tests/unit/test_linker
