@@ -9,7 +9,8 @@ AGG_CFLAGS    := -Iaggregator
 AGG_LIBS      := -lcjson
 
 $(BUILD)/obj/aggregator/%.o: CFLAGS += $(AGG_CFLAGS)
-$(BUILD)/obj/tests/unit/test_store.o $(BUILD)/obj/tests/unit/test_inference.o: CFLAGS += $(AGG_CFLAGS)
+$(BUILD)/obj/tests/unit/test_store.o $(BUILD)/obj/tests/unit/test_inference.o \
+$(BUILD)/obj/tests/unit/test_frame.o $(BUILD)/obj/tests/unit/test_persist.o: CFLAGS += $(AGG_CFLAGS)
 
 TEST_BINS += $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store
 $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store: $(BUILD)/tests/unit/test_%: \
@@ -46,3 +47,15 @@ BENCH_BINS += $(BUILD)/bench/bench_agg
 $(BUILD)/bench/bench_agg: $(BUILD)/obj/tests/bench/bench_agg.o $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -o $@ -lcjson -lm
+
+TEST_BINS += $(BUILD)/tests/unit/test_frame $(BUILD)/tests/unit/test_persist $(BUILD)/tests/unit/test_report
+$(BUILD)/tests/unit/test_frame: $(BUILD)/obj/tests/unit/test_frame.o $(BUILD)/obj/aggregator/frame.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ -lsodium -lcmocka
+$(BUILD)/tests/unit/test_persist: $(BUILD)/obj/tests/unit/test_persist.o $(BUILD)/obj/aggregator/persist.o \
+		$(BUILD)/obj/aggregator/registry.o $(AGG_CORE_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ -lsqlite3 -lcjson -lcmocka -lm
+$(BUILD)/tests/unit/test_report: $(BUILD)/obj/tests/unit/test_report.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $^ -o $@ -lcjson -lcmocka -lm
