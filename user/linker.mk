@@ -43,3 +43,6 @@ $(BUILD)/tests/unit/test_linker: tests/unit/test_linker.c $$(LINKER_STAGE_TEST_O
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser $< -o $@ $(LINKER_STAGE_TEST_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) $(LDFLAGS)
 TEST_BINS += $(BUILD)/tests/unit/test_linker
+
+# libFuzzer: message sequences through the linking rules.
+$(eval $(call fuzz_target,fuzz_linker,tests/fuzz/fuzz_linker.c $(LINKER_CORE_SRCS),))
