@@ -30,8 +30,8 @@ up() { ip netns exec "$NS_cl" $CL split 10.79.0.2 8000; }
 ok "servers up" wait_for 15 up
 
 GO=$TAP_TMP/go
-bg_start LATE ip netns exec "$NS_cl" $CL late 10.79.0.2 8000 "$GO"
-sleep 0.5
+bg_start LATE ip netns exec "$NS_cl" $CL late 10.79.0.2 8000 "$GO" "$TAP_TMP/ready"
+ok "late client: first request answered before the observer starts" wait_for 15 test -e "$TAP_TMP/ready"
 bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" --netns "/run/netns/$NS_cl" --netns "/run/netns/$NS_sv" \
 	--port 8000 --port 8080 --stats
 ok "observer attached" wait_for 20 grep -q attached "$TAP_TMP/OBSP.log"

@@ -2,13 +2,13 @@
 """Clients that make the cases the linker must get right, with real sockets
 (tests/integration/link_cases.sh).
 
-usage: link_client.py MODE SERVER_IP PORT [GO_FILE]
+usage: link_client.py MODE SERVER_IP PORT [GO_FILE READY_FILE]
   pipeline  two requests in ONE write on one connection, then both responses
   split     one request written in three pieces (TCP_NODELAY, pauses between)
   portreuse two connections one after the other from the same local port
   fdreuse   close a connection and open another: same fd number, new socket
-  late      a request before GO_FILE exists (observer not yet running), then
-            another on the same connection once it does
+  late      a request (then creates READY_FILE) before GO_FILE exists (observer
+            not yet running), then another on the same connection once it does
   stall     a request the server never answers; gives up after 1.5 s
 """
 import os
@@ -91,10 +91,11 @@ def main():
             s.close()
         print("fds", fds)
     elif mode == "late":
-        go = sys.argv[4]
+        go, ready = sys.argv[4], sys.argv[5]
         s = conn(ip, port)
         s.sendall(req("/before"))
         assert read_responses(s, 1) == 1
+        open(ready, "w").close()
         while not os.path.exists(go):
             time.sleep(0.05)
         s.sendall(req("/late1"))
