@@ -71,6 +71,24 @@ ok "stream was really running ($acked acknowledged)" test "$acked" -ge 500
 is "no acknowledged report lost across kill -9" "$have" 0
 kill_pid "$PID"
 
+# --- retention by count and by age: memory and database both bounded ---
+printf '{"GC": {"Interval": 0.2}, "Retention": {"MaxReports": 20}}\n' > "$TAP_TMP/ret.json"
+R=$TAP_TMP/r
+start_insitud RPID "$R" -c "$TAP_TMP/ret.json" || fail "insitud with retention starts"
+for i in $(seq 1 50); do echo "report r$i m:h:$i"; done | "$INSITU" -s "$R/sock" --as o >/dev/null
+ok "retention by count keeps the newest 20 observations" wait_for 5 \
+	bash -c "[[ \$('$INSITU' -s '$R/sock' --json stats | jq .observations) == 20 ]]"
+is "... the oldest went first" "$("$INSITU" -s "$R/sock" get inference r30 >/dev/null 2>&1; echo $?)$("$INSITU" -s "$R/sock" get inference r31 >/dev/null; echo $?)" "10"
+kill_pid "$RPID"
+start_insitud RPID "$R" -c "$TAP_TMP/ret.json" || fail "restart with retention"
+is "... and after a restart too (rows deleted)" "$("$INSITU" -s "$R/sock" --json stats | jq .observations)" 20
+kill_pid "$RPID"
+printf '{"GC": {"Interval": 0.2}, "Retention": {"MaxAgeSeconds": 1}}\n' > "$TAP_TMP/age.json"
+start_insitud RPID "$R" -c "$TAP_TMP/age.json" || fail "insitud with retention by age starts"
+ok "retention by age empties the store of old observations" wait_for 5 \
+	bash -c "[[ \$('$INSITU' -s '$R/sock' --json stats | jq .observations) == 0 ]]"
+kill_pid "$RPID"
+
 # --- read-only database: a clear error, nothing touched ---
 need_ro() { ((EUID == 0)); }
 if need_ro; then
