@@ -1,40 +1,329 @@
-/* In-kernel ID extraction, called by bpf/observer.bpf.c for every captured message.
+/* In-kernel ID extraction, called by bpf/observer.bpf.c for every captured message
+ * (owned by the semantics part; rule format and ids block in bpf/extract.h).
  *
- * INITIAL STUB written by the observer part; from now on this file belongs to the
- * semantics part (which defines the ids block format and the rule map(s) here).
- *
- * Contract (see docs/events.md, "ids block"):
+ * Contract with observer.bpf.c:
  *
  *   static __always_inline __u32
  *   insitu_extract(const __u8 *payload, __u32 cap_len, __u16 family, __u8 proto,
  *                  __u16 lport, __u16 rport, __u8 dir, __u8 *out, __u32 room);
  *
  *   payload  the captured payload prefix, in a per-CPU scratch buffer of
- *            INSITU_SCRATCH_SIZE (= 2 * INSITU_PAYLOAD_MAX) bytes: any read of
- *            n <= INSITU_PAYLOAD_MAX bytes at an offset masked with
- *            (INSITU_PAYLOAD_MAX - 1) is in bounds for the verifier; only the first
- *            cap_len bytes are this message's (cap_len <= INSITU_PAYLOAD_MAX).
- *   family   AF_INET / AF_INET6;  proto IPPROTO_TCP / IPPROTO_UDP
- *   lport, rport  local and remote port, host order
- *   dir      INSITU_DIR_SEND / INSITU_DIR_RECV
- *   out      where to write the ids block, inside the event being built (per-CPU);
- *            writes at offsets masked with (INSITU_IDS_MAX - 1) are in bounds
- *   room     bytes available at out (== INSITU_IDS_MAX)
+ *            INSITU_SCRATCH_SIZE bytes: reads at offsets masked with
+ *            (INSITU_PAYLOAD_MAX - 1) are in bounds; the first cap_len bytes count.
+ *   out      the ids block inside the event being built; writes at offsets masked
+ *            with (INSITU_IDS_MAX - 1) (+ up to INSITU_XR_ID_MAX) are in bounds.
+ *   returns  bytes written to out (0 = no rule matched).
  *
- *   returns  bytes written to out (0 = no ids; values > room are clamped to 0).
+ * The rules (map "insitu_xrules", INSITU_XR_MAX entries, "insitu_xconf" holds how
+ * many are in use, "insitu_xpsets" the protocols' ports) are compiled and installed
+ * by user space (user/extract_kernel.c) before the programs are attached; with
+ * n_rules == 0 this costs one map lookup per message.
  *
- * Rule maps declared here are found by user space by name through the loaded
- * bpf_object (observer_bpf_object() in user/observer_loader.h) and filled before
- * the programs are attached.
- */
+ * Verifier notes: both loops run through bpf_loop() so the program's complexity
+ * does not grow with the rule count or the search window; callback state lives on
+ * the stack (bpf_loop wants it there) and is kept small because observer.bpf.c's
+ * exit handler already uses most of the 512-byte stack. */
 #ifndef INSITU_EXTRACT_BPF_H
 #define INSITU_EXTRACT_BPF_H
+
+#include "extract.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, INSITU_XR_MAX);
+	__type(key, __u32);
+	__type(value, struct insitu_xrule);
+} insitu_xrules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, INSITU_XR_MAX_PSETS);
+	__type(key, __u32);
+	__type(value, struct insitu_xpset);
+} insitu_xpsets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct insitu_xconf);
+} insitu_xconf SEC(".maps");
+
+/* Mutable per-message state lives in a per-CPU map, not on the stack: the verifier
+ * then sees unknown scalars in every bpf_loop iteration and the callbacks' states
+ * converge at once (a stack counter would be re-verified for every value).  For
+ * the same reason there is no counted loop inside a callback: byte comparisons are
+ * two masked 64-bit compares, copies are one bpf_probe_read_kernel(), and scans
+ * are nested bpf_loop()s. */
+struct xr_state {
+	__u32 o;        /* bytes written to out */
+	__s32 group;    /* matched group, -1 = none yet */
+	__u32 found;    /* AFTER: offset just after the literal, 0 = not found */
+	__u32 n;        /* AFTER: token length so far */
+	__u32 stop;     /* AFTER: 1 delimiter, 2 end of capture, 3 cut */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xr_state);
+} insitu_xstate SEC(".maps");
+
+#define XR_PMASK (INSITU_PAYLOAD_MAX - 1)
+#define XR_OMASK (INSITU_IDS_MAX - 1)
+
+/* Immutable during the loops (on the stack, as bpf_loop wants). */
+struct xr_ctx {
+	const __u8 *p;
+	__u8 *out;
+	__u32 cap;
+	__u16 lport, rport;
+	__u8 proto, send;
+};
+
+struct xr_scan {
+	const __u8 *p;
+	const struct insitu_xrule *r;
+	__u32 cap;
+};
+
+static __always_inline struct xr_state *xr_st(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&insitu_xstate, &zero);
+}
+
+/* 16 payload bytes at off, masked, equal val?  (mask and val are 0 beyond the
+ * compared length, so the extra bytes never matter; the scratch buffer has slack.) */
+static __always_inline int xr_eq16(const __u8 *p, __u32 off, const __u8 *val, const __u8 *mask)
+{
+	__u64 a, b, v0, v1, m0, m1;
+
+	off &= XR_PMASK;
+	__builtin_memcpy(&a, p + off, 8);
+	__builtin_memcpy(&b, p + off + 8, 8);
+	__builtin_memcpy(&v0, val, 8);
+	__builtin_memcpy(&v1, val + 8, 8);
+	__builtin_memcpy(&m0, mask, 8);
+	__builtin_memcpy(&m1, mask + 8, 8);
+	return (a & m0) == v0 && (b & m1) == v1;
+}
+
+/* One candidate position of an AFTER literal. */
+static long xr_search_one(__u32 pos, void *data)
+{
+	struct xr_scan *s = data;
+	const struct insitu_xrule *r = s->r;
+	struct xr_state *st = xr_st();
+
+	if (!st)
+		return 1;
+	if (pos + r->lit_len > s->cap)
+		return 1;
+	if (!xr_eq16(s->p, pos, r->lit, r->lit_mask))
+		return 0;
+	st->found = pos + r->lit_len;
+	return 1;
+}
+
+/* One byte of an AFTER token. */
+static long xr_token_one(__u32 k, void *data)
+{
+	struct xr_scan *s = data;
+	const struct insitu_xrule *r = s->r;
+	struct xr_state *st = xr_st();
+
+	if (!st)
+		return 1;
+	__u32 at = st->found + k;
+	if (at >= s->cap) {
+		st->stop = 2;
+		return 1;
+	}
+	__u8 b = s->p[at & XR_PMASK];
+	if (b == r->until || b == '\r' || b == '\n') {
+		st->stop = 1;
+		return 1;
+	}
+	if (k >= r->len) {
+		st->stop = 3;
+		return 1;
+	}
+	st->n = k + 1;
+	return 0;
+}
+
+static __always_inline int xr_port_dir(const struct insitu_xrule *r, const struct xr_ctx *c)
+{
+	__u32 k = r->pset;
+	const struct insitu_xpset *ps = bpf_map_lookup_elem(&insitu_xpsets, &k);
+
+	if (!ps || ps->proto != c->proto)
+		return -1;
+#pragma unroll
+	for (int i = 0; i < INSITU_XR_PORTS; i++) {
+		if (i >= ps->n)
+			break;
+		/* we are the server: what we receive goes to the server */
+		if (ps->ports[i] == c->lport)
+			return c->send ? INSITU_XR_FROM_SERVER : INSITU_XR_TO_SERVER;
+		if (ps->ports[i] == c->rport)
+			return c->send ? INSITU_XR_TO_SERVER : INSITU_XR_FROM_SERVER;
+	}
+	return -1;
+}
+
+static __always_inline int xr_sig(const struct insitu_xrule *r, const struct xr_ctx *c)
+{
+	if (c->cap < r->min_len)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < INSITU_XR_CHECKS; i++) {
+		const struct insitu_xcheck *ck = &r->chk[i];
+		__u32 len = ck->len, off = ck->off;
+		int eq;
+
+		if (len == 0)
+			continue;
+		if (len > INSITU_XR_CHECK_BYTES || off + len > c->cap)
+			eq = 0;
+		else
+			eq = xr_eq16(c->p, off, ck->val, ck->mask);
+		if (eq == !!ck->negate)
+			return 0;
+	}
+	return 1;
+}
+
+/* Appends one record [tag][len][n payload bytes from 'from']. */
+static __always_inline void xr_put(const struct xr_ctx *c, struct xr_state *st, __u8 tag, __u32 from,
+				   __u32 n, int masked, const __u8 *mask)
+{
+	__u32 o = st->o;
+
+	if (n > INSITU_XR_ID_MAX || o + 2 + n > INSITU_IDS_MAX)
+		return;
+	o &= XR_OMASK;
+	c->out[o & XR_OMASK] = tag;
+	c->out[(o + 1) & XR_OMASK] = (__u8)n;
+	if (bpf_probe_read_kernel(&c->out[(o + 2) & XR_OMASK], n & (2 * INSITU_XR_ID_MAX - 1),
+				  &c->p[from & XR_PMASK]))
+		return;
+	if (masked) {
+#pragma unroll
+		for (int k = 0; k < 8; k++)
+			if (k < n)
+				c->out[(o + 2 + k) & XR_OMASK] &= mask[k];
+	}
+	st->o = o + 2 + n;
+}
+
+static long xr_rule_one(__u32 i, void *data)
+{
+	struct xr_ctx *c = data;
+	__u32 key = i;
+	const struct insitu_xrule *r = bpf_map_lookup_elem(&insitu_xrules, &key);
+	struct xr_state *st = xr_st();
+
+	if (!r || !st || st->o > INSITU_IDS_MAX)
+		return 1;
+	if (st->group >= 0) {
+		/* the matched group's id rules follow its SIG rule; stop after them */
+		if (r->group != st->group)
+			return 1;
+	} else {
+		if (r->kind != INSITU_XR_SIG)
+			return 0;
+		if (xr_port_dir(r, c) != r->dir || !xr_sig(r, c))
+			return 0;
+		st->group = r->group;
+		__u32 o = st->o;
+		if (o + 3 <= INSITU_IDS_MAX) {
+			c->out[o & XR_OMASK] = INSITU_XID_TYPE;
+			c->out[(o + 1) & XR_OMASK] = 1;
+			c->out[(o + 2) & XR_OMASK] = r->tag;
+			st->o = o + 3;
+		}
+		return 0;
+	}
+
+	__u32 cap = c->cap;
+	if (r->kind == INSITU_XR_OFFSET) {
+		if (r->off + r->len <= cap)
+			xr_put(c, st, r->tag, r->off, r->len, r->has_mask, r->mask);
+	} else if (r->kind == INSITU_XR_LSTRING) {
+		__u32 off = r->off, n;
+		if (r->lwidth == 1) {
+			if (off + 1 > cap)
+				return 0;
+			n = c->p[off & XR_PMASK];
+		} else {
+			if (off + 2 > cap)
+				return 0;
+			n = (__u32)c->p[off & XR_PMASK] << 8 | c->p[(off + 1) & XR_PMASK];
+		}
+		off += r->lwidth;
+		if (off + n > cap)
+			return 0;
+		__u8 tag = r->tag;
+		if (n > r->len) {
+			n = r->len;
+			tag |= INSITU_XID_F_CUT;
+		}
+		xr_put(c, st, tag, off, n, 0, r->mask);
+	} else if (r->kind == INSITU_XR_AFTER) {
+		struct xr_scan s = { .p = c->p, .r = r, .cap = cap };
+		__u32 win = cap < INSITU_XR_WINDOW ? cap : INSITU_XR_WINDOW;
+
+		if (r->lit_len > INSITU_XR_LIT)
+			return 0;
+		st->found = 0;
+		bpf_loop(win, xr_search_one, &s, 0);
+		st = xr_st();
+		if (!st || !st->found)
+			return 0;
+		st->n = 0;
+		st->stop = 0;
+		bpf_loop(INSITU_XR_ID_MAX + 1, xr_token_one, &s, 0);
+		st = xr_st();
+		if (!st)
+			return 0;
+		__u8 tag = r->tag;
+		if (st->stop == 2)
+			tag |= INSITU_XID_F_END;
+		else if (st->stop == 3)
+			tag |= INSITU_XID_F_CUT;
+		if (st->n)
+			xr_put(c, st, tag, st->found, st->n, 0, r->mask);
+	}
+	return 0;
+}
 
 static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, __u16 family,
 					    __u8 proto, __u16 lport, __u16 rport, __u8 dir,
 					    __u8 *out, __u32 room)
 {
-	return 0;
+	__u32 zero = 0;
+	const struct insitu_xconf *cf = bpf_map_lookup_elem(&insitu_xconf, &zero);
+	struct xr_state *st = bpf_map_lookup_elem(&insitu_xstate, &zero);
+
+	if (!cf || !st || cf->n_rules == 0 || room < INSITU_IDS_MAX)
+		return 0;
+	st->o = 0;
+	st->group = -1;
+	struct xr_ctx c = {
+		.p = payload,
+		.out = out,
+		.cap = cap_len > INSITU_PAYLOAD_MAX ? INSITU_PAYLOAD_MAX : cap_len,
+		.lport = lport,
+		.rport = rport,
+		.proto = proto,
+		.send = dir == INSITU_DIR_SEND,
+	};
+	bpf_loop(cf->n_rules > INSITU_XR_MAX ? INSITU_XR_MAX : cf->n_rules, xr_rule_one, &c, 0);
+	__u32 o = st->o;
+	return o <= INSITU_IDS_MAX ? o : 0;
 }
 
 #endif

@@ -231,7 +231,7 @@ static bool eval_src(struct xctx *x, const struct semm_src *s, struct sem_id *ou
 		const uint8_t *v = a + s->lit.len, *end = m + cap;
 		const uint8_t *e = v;
 		size_t max = s->max ? s->max : SEM_ID_MAX;
-		while (e < end && (size_t)(e - v) <= max && *e != '\r' && *e != '\n' &&
+		while (e < end && (size_t)(e - v) < max && *e != '\r' && *e != '\n' &&
 		       !(e + s->until.len <= end && memcmp(e, s->until.s, s->until.len) == 0))
 			e++;
 		if (e == end && beyond)

@@ -7,7 +7,7 @@
 # PCRE2 (libpcre2-8) for regex ids, with JIT; libdl for plugins.
 COMMON_SRCS += common/json.c
 
-SEMANTICS_SRCS := user/semantics_load.c user/framer.c user/extract.c
+SEMANTICS_SRCS := user/semantics_load.c user/framer.c user/extract.c user/extract_kernel.c
 SEMANTICS_OBJS := $(SEMANTICS_SRCS:%.c=$(BUILD)/obj/%.o)
 SEMANTICS_LIBS := -lpcre2-8 -ldl -lm
 
@@ -34,3 +34,12 @@ $(BUILD)/tests/unit/test_semantics $(BUILD)/tests/unit/test_framer $(BUILD)/test
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser $< -o $@ $(SEMANTICS_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) $(LDFLAGS)
 
+
+# Installing the kernel rule table needs libbpf: only the observer side links it.
+XK_INSTALL_OBJS := $(BUILD)/obj/user/extract_kernel_install.o
+
+# Kernel/user-space agreement checker (tests/integration/semantics_kernel.sh, bench).
+TEST_BINS += $(BUILD)/tests/tools/xk_agree
+$(BUILD)/tests/tools/xk_agree: tests/tools/xk_agree.c $(SEMANTICS_OBJS) $(XK_INSTALL_OBJS) $(OBSERVER_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $^ -o $@ $(SEMANTICS_LIBS) $(OBSERVER_LIBS) $(LDFLAGS)

@@ -1,0 +1,102 @@
+/* In-kernel ID extraction: the rule table user space compiles from semantics files,
+ * and the ids block the kernel writes into each message event.  Shared by
+ * bpf/extract.bpf.h (the interpreter) and user/extract_kernel.c (compiler, decoder
+ * and a byte-for-byte C reference of the interpreter).
+ *
+ * Version INSITU_XR_VERSION; same evolution rules as bpf/observer.h.
+ *
+ * Rules are evaluated in order for each captured payload (the first bytes of one
+ * syscall).  They come in groups, one group per (protocol, message type, signature
+ * alternative): the group's first rule (kind SIG) holds the signature; the rules
+ * after it with the same group number extract ids.  The first SIG rule whose
+ * protocol (transport, server port), direction and signature match the payload
+ * decides the group; only that group's id rules run.  This is the same first-match
+ * order as user space (fallback types are compiled last).
+ *
+ * ids block (ev->ids_len bytes, after struct insitu_msg_event):
+ *     records [u8 tag][u8 len][len bytes] ...
+ *     tag & 0x0f: INSITU_XID_TYPE (1 byte: message-type index), INSITU_XID_LINK,
+ *                 _QUERY, _RESPONSE, _FOLLOW0 + i
+ *     tag & INSITU_XID_F_END: the id ran to the end of the captured bytes (it may
+ *                 continue beyond them if the message was truncated)
+ *     tag & INSITU_XID_F_CUT: the id was longer than the rule's maximum and was cut
+ */
+#ifndef INSITU_EXTRACT_H
+#define INSITU_EXTRACT_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define INSITU_XR_VERSION 1
+#define INSITU_XR_MAX 128        /* rules in map "insitu_xrules" */
+#define INSITU_XR_MAX_PSETS 16   /* port sets in map "insitu_xpsets" (one per protocol) */
+#define INSITU_XR_PORTS 16       /* ports per set */
+#define INSITU_XR_CHECKS 3       /* byte checks per signature */
+#define INSITU_XR_CHECK_BYTES 16
+#define INSITU_XR_LIT 16         /* literal of an AFTER rule */
+#define INSITU_XR_ID_MAX 64      /* longest id the kernel extracts */
+#define INSITU_XR_WINDOW 512     /* AFTER rules search this far into the payload */
+
+enum insitu_xr_kind {
+	INSITU_XR_SIG = 1,     /* group header: signature only */
+	INSITU_XR_OFFSET = 2,  /* bytes [off, off+len) (optionally masked) */
+	INSITU_XR_AFTER = 3,   /* token after literal 'lit' up to byte 'until' (or CR/LF), <= len bytes */
+	INSITU_XR_LSTRING = 4, /* length-prefixed string: lwidth-byte big-endian length at off */
+};
+
+/* Which server side: the rule's port matched the socket's local (we are the server)
+ * or remote (we are the client) port; with the syscall direction this gives the
+ * message's direction relative to the server. */
+enum insitu_xr_dir { INSITU_XR_TO_SERVER = 0, INSITU_XR_FROM_SERVER = 1 };
+
+enum insitu_xid_tag {
+	INSITU_XID_TYPE = 0,
+	INSITU_XID_LINK = 1,
+	INSITU_XID_QUERY = 2,
+	INSITU_XID_RESPONSE = 3,
+	INSITU_XID_FOLLOW0 = 4, /* .. 4 + 7 */
+	INSITU_XID_F_END = 0x40,
+	INSITU_XID_F_CUT = 0x80,
+};
+
+struct insitu_xcheck {
+	__u16 off;
+	__u8 len;      /* 0 = unused */
+	__u8 negate;   /* 1: the bytes must NOT match */
+	__u8 val[INSITU_XR_CHECK_BYTES];  /* already ANDed with mask; 0 beyond len */
+	__u8 mask[INSITU_XR_CHECK_BYTES]; /* 0 beyond len: the kernel compares 16 bytes at once */
+};
+
+struct insitu_xrule {
+	__u16 group;   /* rules of one signature alternative share it */
+	__u8 kind;     /* enum insitu_xr_kind */
+	__u8 pset;     /* index into insitu_xpsets: transport + server ports */
+	__u8 dir;      /* enum insitu_xr_dir */
+	__u8 tag;      /* SIG: message-type index; others: enum insitu_xid_tag slot */
+	__u8 lit_len;
+	__u8 until;    /* AFTER: delimiter byte */
+	__u16 off;
+	__u16 len;     /* OFFSET: length; AFTER/LSTRING: longest id */
+	__u16 min_len; /* SIG: shortest payload that can match */
+	__u8 lwidth;   /* LSTRING: 1 or 2 */
+	__u8 has_mask; /* OFFSET: apply mask[] */
+	__u8 mask[8];
+	__u8 lit[INSITU_XR_LIT];       /* 0 beyond lit_len */
+	__u8 lit_mask[INSITU_XR_LIT];  /* 0xff for the literal's bytes, 0 beyond */
+	struct insitu_xcheck chk[INSITU_XR_CHECKS]; /* SIG */
+};
+
+struct insitu_xpset {
+	__u8 proto;    /* IPPROTO_TCP / IPPROTO_UDP; 0 = unused */
+	__u8 n;
+	__u16 ports[INSITU_XR_PORTS];
+};
+
+/* map "insitu_xconf", one entry */
+struct insitu_xconf {
+	__u32 n_rules;
+	__u32 version; /* INSITU_XR_VERSION, checked by user space only */
+};
+
+#endif

@@ -1,0 +1,417 @@
+/* Compiling semantics into the kernel's rule table, decoding the ids block, and a C
+ * reference of the kernel interpreter (bpf/extract.bpf.h).  See extract_kernel.h
+ * for what compiles. */
+#include "extract_kernel.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "semantics_model.h"
+
+_Static_assert(SEMM_MAX_TYPES <= 32, "slots[] has room for 32 types");
+_Static_assert(SEM_MAX_FOLLOW <= 8, "follow tags 4..11");
+
+/* ---- compiling ----------------------------------------------------------------- */
+
+/* Signature alternative 'alt' (a prefix, or none) as kernel checks. */
+static bool sig_compile(const struct semm_signature *s, int alt, struct insitu_xrule *r)
+{
+	int n = 0;
+	if (s->n_contains)
+		return false;
+	if (s->n_prefix) {
+		const struct semm_lit *l = &s->prefix[alt];
+		if (l->nocase || l->len > INSITU_XR_CHECK_BYTES)
+			return false;
+		struct insitu_xcheck *c = &r->chk[n++];
+		c->off = 0;
+		c->len = l->len;
+		memcpy(c->val, l->s, l->len);
+		memset(c->mask, 0xff, l->len);
+	}
+	for (size_t i = 0; i < s->n_pred; i++) {
+		const struct semm_pred *p = &s->pred[i];
+		if (n == INSITU_XR_CHECKS || p->len > INSITU_XR_CHECK_BYTES)
+			return false;
+		struct insitu_xcheck *c = &r->chk[n++];
+		c->off = p->offset;
+		c->len = p->len;
+		c->negate = p->negate;
+		memcpy(c->val, p->value, p->len);
+		memcpy(c->mask, p->mask, p->len);
+	}
+	r->min_len = s->min_len;
+	return true;
+}
+
+/* Fixed offset of the body for this direction's framing, or -1 if it varies. */
+static int body_base(const struct sem_protocol *p, enum sem_dir dir)
+{
+	const struct semm_framing *fr = &p->framing[dir];
+	if (fr->kind != SEMM_FR_LENGTH)
+		return 0; /* user space uses 0 too */
+	if (fr->len.width == 0 || fr->n_variants)
+		return -1;
+	return fr->len.offset + fr->len.width;
+}
+
+static bool src_compile(const struct sem_protocol *p, enum sem_dir dir, const struct semm_src *s,
+			struct insitu_xrule *r)
+{
+	int base = 0;
+	if (s->from_body) {
+		base = body_base(p, dir);
+		if (base < 0)
+			return false;
+	}
+	switch (s->kind) {
+	case SEMM_SRC_OFFSET:
+		if (s->skip_lstring || s->length > INSITU_XR_ID_MAX || base + s->offset > UINT16_MAX)
+			return false;
+		r->kind = INSITU_XR_OFFSET;
+		r->off = (uint16_t)(base + s->offset);
+		r->len = s->length;
+		if (s->has_mask) {
+			r->has_mask = 1;
+			memcpy(r->mask, s->mask, sizeof(r->mask));
+		}
+		return true;
+	case SEMM_SRC_AFTER: {
+		unsigned max = s->max ? s->max : SEM_ID_MAX;
+		if (s->from_body || s->lit.nocase || s->lit.len > INSITU_XR_LIT || s->until.len != 1 ||
+		    max > INSITU_XR_ID_MAX)
+			return false;
+		r->kind = INSITU_XR_AFTER;
+		r->lit_len = s->lit.len;
+		memcpy(r->lit, s->lit.s, s->lit.len);
+		memset(r->lit_mask, 0xff, s->lit.len);
+		r->until = (uint8_t)s->until.s[0];
+		r->len = (uint16_t)max;
+		return true;
+	}
+	case SEMM_SRC_LSTRING:
+		if ((s->length != 1 && s->length != 2) || !s->max || s->max > INSITU_XR_ID_MAX ||
+		    base + s->offset > UINT16_MAX)
+			return false;
+		r->kind = INSITU_XR_LSTRING;
+		r->off = (uint16_t)(base + s->offset);
+		r->lwidth = (uint8_t)s->length;
+		r->len = s->max;
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void compile_type(struct xk_table *t, const struct sem_protocol *p, int ps, enum sem_dir dir, int ti,
+			 uint16_t *group, bool *stop)
+{
+	const struct semm_type *ty = &p->types[ti];
+	struct insitu_xrule ids[3 + SEM_MAX_FOLLOW];
+	int nids = 0;
+	int32_t mask = 0;
+	/* link, query, response one by one; follow ids all or none */
+	for (int k = 0; k < 3; k++) {
+		const struct semm_src *s = &ty->ids[k];
+		if (s->kind == SEMM_SRC_NONE || s->kind == SEMM_SRC_SAME_AS)
+			continue;
+		struct insitu_xrule r = { 0 };
+		if (src_compile(p, dir, s, &r)) {
+			r.tag = (uint8_t)(INSITU_XID_LINK + k);
+			ids[nids++] = r;
+			mask |= 1 << (INSITU_XID_LINK + k);
+			t->ids_compiled++;
+		} else {
+			t->ids_user_space++;
+		}
+	}
+	bool all_follow = ty->n_follow > 0;
+	struct insitu_xrule fr[SEM_MAX_FOLLOW];
+	for (int k = 0; k < ty->n_follow; k++) {
+		memset(&fr[k], 0, sizeof(fr[k]));
+		if (!src_compile(p, dir, &ty->ids[SEMM_ID_FOLLOW0 + k], &fr[k]))
+			all_follow = false;
+		fr[k].tag = (uint8_t)(INSITU_XID_FOLLOW0 + k);
+	}
+	if (all_follow) {
+		for (int k = 0; k < ty->n_follow; k++)
+			ids[nids++] = fr[k];
+		mask |= 1 << INSITU_XID_FOLLOW0;
+		t->ids_compiled += ty->n_follow;
+	} else {
+		t->ids_user_space += ty->n_follow;
+	}
+	int nalt = ty->sig.n_prefix ? ty->sig.n_prefix : 1;
+	for (int a = 0; a < nalt; a++) {
+		struct insitu_xrule sig = { 0 };
+		if (!sig_compile(&ty->sig, a, &sig)) {
+			*stop = true;
+			return;
+		}
+		if (t->n_rules + 1 + (uint32_t)nids > INSITU_XR_MAX) {
+			t->rules_dropped += 1 + (uint32_t)nids;
+			*stop = true;
+			return;
+		}
+		sig.kind = INSITU_XR_SIG;
+		sig.group = *group;
+		sig.pset = (uint8_t)ps;
+		sig.dir = (uint8_t)dir;
+		sig.tag = (uint8_t)ti;
+		t->rules[t->n_rules++] = sig;
+		for (int k = 0; k < nids; k++) {
+			struct insitu_xrule r = ids[k];
+			r.group = *group;
+			r.pset = (uint8_t)ps;
+			r.dir = (uint8_t)dir;
+			t->rules[t->n_rules++] = r;
+		}
+		(*group)++;
+	}
+	t->slots[ps][dir][ti] = mask;
+}
+
+void xk_compile(const struct sem_set *set, struct xk_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	memset(t->slots, 0xff, sizeof(t->slots)); /* -1: not classified by the kernel */
+	uint16_t group = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct sem_protocol *p = set->protos[i];
+		if (p->has_detect || t->n_psets == INSITU_XR_MAX_PSETS) {
+			t->protocols_skipped++;
+			continue;
+		}
+		int ps = (int)t->n_psets++;
+		struct insitu_xpset *pset = &t->psets[ps];
+		pset->proto = (uint8_t)p->transport;
+		pset->n = p->n_ports;
+		memcpy(pset->ports, p->ports, p->n_ports * sizeof(uint16_t));
+		t->pset_proto[ps] = p;
+		for (int d = 0; d < 2; d++) {
+			bool stop = false;
+			/* fallback types last: they match only when nothing else does */
+			for (int pass = 0; pass < 2 && !stop; pass++)
+				for (int ti = 0; ti < p->n_types && !stop; ti++) {
+					const struct semm_type *ty = &p->types[ti];
+					if (ty->dir != (enum sem_dir)d || ty->fallback != (pass == 1))
+						continue;
+					compile_type(t, p, ps, (enum sem_dir)d, ti, &group, &stop);
+					if (stop)
+						t->types_skipped++;
+				}
+		}
+	}
+}
+
+int32_t xk_type_slots(const struct xk_table *t, const struct sem_protocol *p, enum sem_dir dir, int type)
+{
+	if (type < 0 || type >= 32)
+		return -1;
+	for (uint32_t i = 0; i < t->n_psets; i++)
+		if (t->pset_proto[i] == p)
+			return t->slots[i][dir][type];
+	return -1;
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = -1;
+	r->type_name = "";
+	r->code = -1;
+	int count = 0;
+	size_t o = 0;
+	while (o < n) {
+		if (n - o < 2)
+			return -1;
+		uint8_t tag = ids[o], len = ids[o + 1];
+		if (len > n - o - 2 || len > SEM_ID_MAX)
+			return -1;
+		const uint8_t *b = ids + o + 2;
+		unsigned slot = tag & 0x0f;
+		struct sem_id *id = NULL;
+		if (tag & INSITU_XID_F_CUT)
+			r->flags |= SEM_R_ID_CUT;
+		if (slot == INSITU_XID_TYPE) {
+			if (len != 1)
+				return -1;
+			r->type = b[0];
+		} else if (slot == INSITU_XID_LINK) {
+			id = &r->link;
+		} else if (slot == INSITU_XID_QUERY) {
+			id = &r->query;
+		} else if (slot == INSITU_XID_RESPONSE) {
+			id = &r->response;
+		} else if (slot >= INSITU_XID_FOLLOW0 && slot < INSITU_XID_FOLLOW0 + SEM_MAX_FOLLOW) {
+			if (r->n_follow < SEM_MAX_FOLLOW)
+				id = &r->follow[r->n_follow++];
+		} else {
+			return -1;
+		}
+		if (id) {
+			memcpy(id->b, b, len);
+			id->len = len;
+			count++;
+		}
+		o += 2u + len;
+	}
+	return count;
+}
+
+static size_t put_id(char *buf, size_t n, size_t o, const char *name, const struct sem_id *id)
+{
+	char t[2 * SEM_ID_MAX + 1];
+	sem_id_format(id, t, sizeof(t));
+	int w = snprintf(buf + o, o < n ? n - o : 0, " %s=%s", name, t);
+	return o + (w > 0 ? (size_t)w : 0);
+}
+
+size_t xk_format(const struct sem_result *r, int32_t mask, char *buf, size_t n)
+{
+	if (!n)
+		return 0;
+	size_t o = (size_t)snprintf(buf, n, "type=%d", r->type);
+	if (mask < 0)
+		return o;
+	if (mask & (1 << INSITU_XID_LINK))
+		o = put_id(buf, n, o, "link", &r->link);
+	if (mask & (1 << INSITU_XID_QUERY))
+		o = put_id(buf, n, o, "query", &r->query);
+	if (mask & (1 << INSITU_XID_RESPONSE))
+		o = put_id(buf, n, o, "response", &r->response);
+	if (mask & (1 << INSITU_XID_FOLLOW0))
+		for (size_t i = 0; i < r->n_follow; i++)
+			o = put_id(buf, n, o, "follow", &r->follow[i]);
+	return o < n ? o : n - 1;
+}
+
+/* ---- the kernel interpreter in C ---------------------------------------------- */
+
+static int ref_port_dir(const struct xk_table *t, const struct insitu_xrule *r, uint8_t proto, uint16_t lport,
+			uint16_t rport, int send)
+{
+	if (r->pset >= t->n_psets)
+		return -1;
+	const struct insitu_xpset *ps = &t->psets[r->pset];
+	if (ps->proto != proto)
+		return -1;
+	for (unsigned i = 0; i < ps->n && i < INSITU_XR_PORTS; i++) {
+		if (ps->ports[i] == lport)
+			return send ? INSITU_XR_FROM_SERVER : INSITU_XR_TO_SERVER;
+		if (ps->ports[i] == rport)
+			return send ? INSITU_XR_TO_SERVER : INSITU_XR_FROM_SERVER;
+	}
+	return -1;
+}
+
+static bool ref_sig(const struct insitu_xrule *r, const uint8_t *p, uint32_t cap)
+{
+	if (cap < r->min_len)
+		return false;
+	for (int i = 0; i < INSITU_XR_CHECKS; i++) {
+		const struct insitu_xcheck *c = &r->chk[i];
+		if (!c->len)
+			continue;
+		bool eq = c->len <= INSITU_XR_CHECK_BYTES && (uint32_t)c->off + c->len <= cap;
+		for (unsigned k = 0; eq && k < c->len; k++)
+			eq = (p[c->off + k] & c->mask[k]) == c->val[k];
+		if (eq == !!c->negate)
+			return false;
+	}
+	return true;
+}
+
+static void ref_put(uint8_t *out, uint32_t *o, uint8_t tag, const uint8_t *b, uint32_t n, const uint8_t *mask)
+{
+	if (n > INSITU_XR_ID_MAX || *o + 2 + n > INSITU_IDS_MAX)
+		return;
+	out[*o] = tag;
+	out[*o + 1] = (uint8_t)n;
+	for (uint32_t k = 0; k < n; k++)
+		out[*o + 2 + k] = mask && k < 8 ? b[k] & mask[k] : b[k];
+	*o += 2 + n;
+}
+
+uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8_t proto, uint16_t lport,
+		 uint16_t rport, int send, uint8_t *out, uint32_t room)
+{
+	if (!t->n_rules || room < INSITU_IDS_MAX)
+		return 0;
+	if (cap > INSITU_PAYLOAD_MAX)
+		cap = INSITU_PAYLOAD_MAX;
+	uint32_t o = 0;
+	int group = -1;
+	for (uint32_t i = 0; i < t->n_rules; i++) {
+		const struct insitu_xrule *r = &t->rules[i];
+		if (group >= 0) {
+			if (r->group != group)
+				break;
+		} else {
+			if (r->kind != INSITU_XR_SIG)
+				continue;
+			if (ref_port_dir(t, r, proto, lport, rport, send) != r->dir || !ref_sig(r, p, cap))
+				continue;
+			group = r->group;
+			if (o + 3 <= INSITU_IDS_MAX) {
+				out[o] = INSITU_XID_TYPE;
+				out[o + 1] = 1;
+				out[o + 2] = r->tag;
+				o += 3;
+			}
+			continue;
+		}
+		if (r->kind == INSITU_XR_OFFSET) {
+			if ((uint32_t)r->off + r->len <= cap)
+				ref_put(out, &o, r->tag, p + r->off, r->len, r->has_mask ? r->mask : NULL);
+		} else if (r->kind == INSITU_XR_LSTRING) {
+			uint32_t off = r->off, n;
+			if (off + r->lwidth > cap)
+				continue;
+			n = r->lwidth == 1 ? p[off] : (uint32_t)p[off] << 8 | p[off + 1];
+			off += r->lwidth;
+			if (off + n > cap)
+				continue;
+			uint8_t tag = r->tag;
+			if (n > r->len) {
+				n = r->len;
+				tag |= INSITU_XID_F_CUT;
+			}
+			ref_put(out, &o, tag, p + off, n, NULL);
+		} else if (r->kind == INSITU_XR_AFTER) {
+			uint32_t win = cap < INSITU_XR_WINDOW ? cap : INSITU_XR_WINDOW, found = 0;
+			for (uint32_t pos = 0; pos < win; pos++) {
+				if (r->lit_len > INSITU_XR_LIT || pos + r->lit_len > cap)
+					break;
+				if (!memcmp(p + pos, r->lit, r->lit_len)) {
+					found = pos + r->lit_len;
+					break;
+				}
+			}
+			if (!found)
+				continue;
+			uint32_t n = 0;
+			uint8_t tag = r->tag;
+			for (uint32_t k = 0; k <= INSITU_XR_ID_MAX; k++) {
+				if (found + k >= cap) {
+					tag |= INSITU_XID_F_END;
+					break;
+				}
+				uint8_t b = p[found + k];
+				if (b == r->until || b == '\r' || b == '\n')
+					break;
+				if (k >= r->len) {
+					tag |= INSITU_XID_F_CUT;
+					break;
+				}
+				n++;
+			}
+			if (n)
+				ref_put(out, &o, tag, p + found, n, NULL);
+		}
+	}
+	return o;
+}

@@ -1,0 +1,65 @@
+/* In-kernel ID extraction, user-space side: compile loaded semantics into the rule
+ * table of bpf/extract.h, install it into the observer's BPF object, and decode the
+ * ids block of message events.
+ *
+ * What compiles (everything else stays in user space, on the captured prefix):
+ *  - protocols without a "detect" signature;
+ *  - message types whose signature is at most 3 byte checks (a case-sensitive
+ *    prefix of <= 16 bytes per alternative, byte predicates, min_length);
+ *    compilation of a protocol direction stops at the first type that does not
+ *    compile, because the kernel must see the same first match as user space;
+ *  - ids (link, query, response, follow) from fixed offsets (<= 64 bytes, mask),
+ *    token after a literal (<= 16 bytes, one-byte delimiter, max <= 64), and
+ *    length-prefixed strings (1 or 2-byte length, max <= 64), at fixed offsets
+ *    (base "body" only with a fixed-width length field).
+ * The kernel searches AFTER literals in the first INSITU_XR_WINDOW bytes. */
+#ifndef INSITU_EXTRACT_KERNEL_H
+#define INSITU_EXTRACT_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../bpf/observer.h"
+#include "../bpf/extract.h"
+#include "semantics.h"
+
+struct xk_table {
+	uint32_t n_rules;
+	struct insitu_xrule rules[INSITU_XR_MAX];
+	uint32_t n_psets;
+	struct insitu_xpset psets[INSITU_XR_MAX_PSETS];
+	/* what did not fit, for `insitu-semantics kernel` and the observer's log */
+	uint32_t ids_compiled, ids_user_space, types_skipped, protocols_skipped;
+	uint32_t rules_dropped; /* table full */
+	/* per port set: its protocol, and per direction and type the compiled slots */
+	const struct sem_protocol *pset_proto[INSITU_XR_MAX_PSETS];
+	int32_t slots[INSITU_XR_MAX_PSETS][2][32];
+};
+
+/* Compiles every protocol of 'set'; never fails (what cannot compile is counted). */
+void xk_compile(const struct sem_set *set, struct xk_table *t);
+
+/* Decodes an ids block into r (type, link/query/response/follow).  Returns the
+ * number of ids, or -1 if the block is malformed.  Ids with INSITU_XID_F_END are
+ * kept (the caller knows whether the message was truncated). */
+int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r);
+
+/* The kernel interpreter in C, byte for byte (tests, benchmark, replay). */
+uint32_t xk_eval(const struct xk_table *t, const uint8_t *payload, uint32_t cap, uint8_t proto,
+		 uint16_t lport, uint16_t rport, int send, uint8_t *out, uint32_t room);
+
+/* Which ids the kernel extracts for message type 'type' of p in direction dir:
+ * a bit mask of (1 << INSITU_XID_*) (bit INSITU_XID_FOLLOW0 stands for all follow
+ * ids), or -1 when the kernel cannot classify that type. */
+int32_t xk_type_slots(const struct xk_table *t, const struct sem_protocol *p, enum sem_dir dir, int type);
+
+/* "type=T link=... query=..." restricted to the slots in 'mask', for comparing
+ * the kernel's and user space's results on the same bytes. */
+size_t xk_format(const struct sem_result *r, int32_t mask, char *buf, size_t n);
+
+struct bpf_object;
+/* Writes the table into the maps of a loaded (not yet attached) observer object.
+ * Returns 0 or a negative errno. */
+int xk_install(struct bpf_object *obj, const struct xk_table *t);
+
+#endif
