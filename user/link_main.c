@@ -35,6 +35,7 @@ static const char usage[] =
 "      --linger MS         wait after a path completes before printing it (200)\n"
 "      --max-fanout N      children per hop (256)\n"
 "      --max-hops N        hops held at once (65536)\n"
+"      --max-conns N       connections tracked, least recently used evicted (16384)\n"
 "      --stats             print the linker's counters on stderr at the end\n"
 "      --bench             print throughput (messages/s) and peak memory on stderr;\n"
 "                          paths are counted, not printed\n"
@@ -79,8 +80,8 @@ static long parse_num(const char *opt, const char *s)
 	char *end;
 	errno = 0;
 	long v = strtol(s, &end, 10);
-	if (errno || *end || v < 0) {
-		log_error("%s: expected a non-negative number, got '%s'", opt, s);
+	if (errno || *end || v < 0 || v > 1000000000L) {
+		log_error("%s: expected a number from 0 to 1000000000, got '%s'", opt, s);
 		exit(2);
 	}
 	return v;
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
 {
 	log_init("insitu-link", LOG_WARN);
 	enum { O_TREE = 256, O_NOIDS, O_NOTHREAD, O_TIMEOUT, O_WINDOW, O_LINGER, O_FANOUT,
-	       O_HOPS, O_STATS, O_BENCH };
+	       O_HOPS, O_CONNS, O_STATS, O_BENCH };
 	static const struct option opts[] = {
 		{ "replay", required_argument, 0, 'r' },
 		{ "semantics", required_argument, 0, 's' },
@@ -164,6 +165,7 @@ int main(int argc, char **argv)
 		{ "linger", required_argument, 0, O_LINGER },
 		{ "max-fanout", required_argument, 0, O_FANOUT },
 		{ "max-hops", required_argument, 0, O_HOPS },
+		{ "max-conns", required_argument, 0, O_CONNS },
 		{ "stats", no_argument, 0, O_STATS },
 		{ "bench", no_argument, 0, O_BENCH },
 		{ "help", no_argument, 0, 'h' },
@@ -191,6 +193,7 @@ int main(int argc, char **argv)
 		case O_LINGER: o.lk.linger_ns = (uint64_t)parse_num("--linger", optarg) * 1000000ull; break;
 		case O_FANOUT: o.lk.max_fanout = (uint32_t)parse_num("--max-fanout", optarg); break;
 		case O_HOPS: o.lk.max_hops = (uint32_t)parse_num("--max-hops", optarg); break;
+		case O_CONNS: o.max_conns = (uint32_t)parse_num("--max-conns", optarg); break;
 		case O_STATS: stats = true; break;
 		case O_BENCH: bench = true; break;
 		case 'h': fputs(usage, stdout); return 0;
@@ -203,8 +206,8 @@ int main(int argc, char **argv)
 				  : "unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (o.lk.max_fanout == 0 || o.lk.max_hops == 0) {
-		log_error("--max-fanout and --max-hops must be at least 1");
+	if (o.lk.max_fanout == 0 || o.lk.max_hops == 0 || o.max_conns == 0) {
+		log_error("--max-fanout, --max-hops and --max-conns must be at least 1");
 		return 2;
 	}
 	static struct sem_diags diags;

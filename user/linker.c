@@ -33,7 +33,7 @@ void linker_opts_defaults(struct linker_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	lk_cfg_defaults(&o->lk);
-	o->max_conns = 65536;
+	o->max_conns = 16384; /* ~10 KiB each (two framers): ~160 MiB at most */
 	o->out = stdout;
 }
 

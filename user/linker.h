@@ -30,7 +30,7 @@ enum linker_format { LINKER_JSON = 0, LINKER_TREE = 1 };
 
 struct linker_opts {
 	struct lk_cfg lk;        /* linking rules' bounds and times */
-	uint32_t max_conns;      /* connection table (default 65536) */
+	uint32_t max_conns;      /* connection table (default 16384; ~10 KiB each) */
 	FILE *out;               /* where paths go (default stdout) */
 	enum linker_format format;
 	bool live;               /* advance time from the clock at flush() */
