@@ -33,4 +33,15 @@ is "shipped files: exit status 0" "$?" "0"
 "$SEM" >/dev/null 2>&1
 is "no command: usage, exit status 2" "$?" "2"
 ok "--help" "$SEM" --help
+
+# the JSON Schema in docs/ accepts every shipped file
+if python3 -c 'import jsonschema' 2>/dev/null; then
+	ok "docs/semantics.schema.json accepts every shipped file" python3 -c '
+import json, sys, jsonschema
+s = json.load(open("docs/semantics.schema.json"))
+for f in sys.argv[1:]:
+    jsonschema.validate(json.load(open(f)), s)' semantics/*.json
+else
+	skip "docs/semantics.schema.json accepts every shipped file" "python3 jsonschema not installed"
+fi
 done_testing
