@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct client {
 	struct client *next_def; /* in api->with_def */
 	int on_def_list;
 	int dead;
+	int may_write; /* from SO_PEERCRED at accept (see WriteGroup) */
 	/* after a too-long line: the error was sent and our side shut down; what the
 	 * client still sends is read and discarded until it closes, so that the error
 	 * is not destroyed by a reset */
@@ -56,7 +58,39 @@ struct api {
 	struct client *with_def;
 	struct client *graveyard; /* closed during a pass, freed at its end */
 	uint64_t accepted, refused_full, dropped_too_long, dropped_slow, dropped_io, lines;
+	int have_write_gid;
+	gid_t write_gid;
 };
+
+/* May this client change state?  Without WriteGroup: whoever can connect (the socket's
+ * mode and group decide).  With it: root, insitud's own user, and members of the group
+ * (primary group from SO_PEERCRED, or supplementary groups of the client's user). */
+static int cred_may_write(struct api *a, int fd)
+{
+	struct ucred cr;
+	socklen_t l = sizeof cr;
+	struct passwd *pw;
+	gid_t groups[256];
+	int ng = 256;
+
+	if (!a->d->cfg.write_group[0])
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l))
+		return 0;
+	if (cr.uid == 0 || cr.uid == geteuid())
+		return 1;
+	if (!a->have_write_gid)
+		return 0;
+	if (cr.gid == a->write_gid)
+		return 1;
+	pw = getpwuid(cr.uid);
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) < 0)
+		return 0;
+	for (int i = 0; i < ng; i++)
+		if (groups[i] == a->write_gid)
+			return 1;
+	return 0;
+}
 
 static void client_event(struct ev_handler *h, uint32_t events);
 
@@ -213,7 +247,7 @@ static void process_lines(struct client *c)
 			len--;
 		if (len) {
 			a->lines++;
-			requests_handle(a->d, c->in + start, len, &ans);
+			requests_handle(a->d, c->in + start, len, c->may_write, &ans);
 			answer(c, &ans);
 		}
 		start = (size_t)(nl - c->in) + 1;
@@ -302,6 +336,7 @@ static void accept_event(struct ev_handler *h, uint32_t events)
 		c->h.fn = client_event;
 		c->api = a;
 		c->fd = fd;
+		c->may_write = cred_may_write(a, fd);
 		c->ev = EPOLLIN;
 		e.events = EPOLLIN;
 		e.data.ptr = &c->h;
@@ -406,6 +441,16 @@ struct api *api_new(struct insitud *d)
 		if (!g || chown(a->path, (uid_t)-1, g->gr_gid))
 			log_warn("%s: cannot give the socket to group '%s': %s", a->path, d->cfg.socket_group,
 				 g ? strerror(errno) : "no such group");
+	}
+	if (*d->cfg.write_group) {
+		struct group *g = getgrnam(d->cfg.write_group);
+		if (g) {
+			a->write_gid = g->gr_gid;
+			a->have_write_gid = 1;
+		} else {
+			log_warn("WriteGroup '%s': no such group; only root and insitud's user may change state",
+				 d->cfg.write_group);
+		}
 	}
 	if (chmod(a->path, d->cfg.socket_mode))
 		log_warn("chmod %s: %s", a->path, strerror(errno));

@@ -209,6 +209,9 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		} else if (!strcmp(k, "SocketGroup")) {
 			if (copy_str(v, c->socket_group, sizeof c->socket_group))
 				BAD(v, "\"SocketGroup\": expected a group name");
+		} else if (!strcmp(k, "WriteGroup")) {
+			if (copy_str(v, c->write_group, sizeof c->write_group))
+				BAD(v, "\"WriteGroup\": expected a group name");
 		} else if (!strcmp(k, "SocketMode")) {
 			char *end;
 			if (copy_str(v, tmp, sizeof tmp) || !(c->socket_mode = (unsigned)strtoul(tmp, &end, 8)) ||

@@ -23,6 +23,9 @@ struct config {
 	char listen[CFG_ADDR_MAX];    /* peer listener host:port (Addr); "" = none */
 	char socket[108];             /* Unix socket path (Socket) */
 	char socket_group[64];        /* group owning the socket (SocketGroup) */
+	char write_group[64];         /* WriteGroup: only its members (and root, and
+				       * insitud's user) may change state; "" = anyone
+				       * who can connect */
 	unsigned socket_mode;         /* SocketMode, default 0660 */
 	char db[256];                 /* DBFile */
 	int sync_full;                /* Sync: "normal" | "full" */

@@ -37,6 +37,10 @@ static void usage(FILE *f)
 "  -c, --config FILE      JSON configuration (see `insitu mkconfig`, docs/aggregator.md)\n"
 "  -s, --socket PATH      Unix socket (default /run/insitu/insitud.sock)\n"
 "  -g, --socket-group G   group owning the socket (mode 0660)\n"
+"      --socket-mode MODE socket permissions (default 0660)\n"
+"      --write-group G    only root, insitud's user and members of G may submit,\n"
+"                         register or change the watch list (checked with SO_PEERCRED);\n"
+"                         others who can connect may only query\n"
 "  -d, --db FILE          SQLite database (default /var/lib/insitu/insitud.db)\n"
 "  -i, --id NAME          this instance's id among its peers (default insitud)\n"
 "  -l, --listen HOST:PORT accept peer aggregators here\n"
@@ -60,7 +64,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 		{"config", 1, 0, 'c'}, {"socket", 1, 0, 's'}, {"socket-group", 1, 0, 'g'},
 		{"db", 1, 0, 'd'}, {"id", 1, 0, 'i'}, {"listen", 1, 0, 'l'}, {"peer", 1, 0, 'p'},
 		{"key-file", 1, 0, 'k'}, {"filter", 0, 0, 'f'}, {"watch", 1, 0, 'w'},
-		{"gc", 1, 0, 'G'}, {"sync", 1, 0, 'S'}, {"peer-timeout", 1, 0, 'T'}, {"verbose", 0, 0, 'v'}, {"quiet", 0, 0, 'q'},
+		{"gc", 1, 0, 'G'}, {"sync", 1, 0, 'S'}, {"peer-timeout", 1, 0, 'T'}, {"write-group", 1, 0, 'W'},
+		{"socket-mode", 1, 0, 'M'}, {"verbose", 0, 0, 'v'}, {"quiet", 0, 0, 'q'},
 		{"help", 0, 0, 'h'}, {0, 0, 0, 0},
 	};
 	char err[512];
@@ -163,6 +168,19 @@ static int parse_args(int argc, char **argv, struct config *c)
 				return -1;
 			}
 			c->peer_timeout_ms = (unsigned)(secs * 1000);
+			break;
+		}
+		case 'W':
+			snprintf(c->write_group, sizeof c->write_group, "%s", optarg);
+			break;
+		case 'M': {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (*end || end == optarg || m > 0777) {
+				log_error("--socket-mode '%s': expected an octal mode such as 0660", optarg);
+				return -1;
+			}
+			c->socket_mode = (unsigned)m;
 			break;
 		}
 		case 'S':

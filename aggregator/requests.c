@@ -23,6 +23,7 @@ struct req {
 	const char *err_code;
 	char err[300];
 	int is_write;
+	int may_write;
 };
 
 static int bad(struct req *q, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -410,9 +411,18 @@ char *requests_storage_error(const char *id, const char *msg)
 	return requests_error(id, "storage", m);
 }
 
-void requests_handle(struct insitud *d, const char *line, size_t len, struct answer *ans)
+static int writes_allowed(struct req *q)
 {
-	struct req q = {.d = d};
+	if (q->may_write)
+		return 1;
+	bad(q, "permission", "changing state needs membership of group '%s' (WriteGroup)",
+	    q->d->cfg.write_group);
+	return 0;
+}
+
+void requests_handle(struct insitud *d, const char *line, size_t len, int may_write, struct answer *ans)
+{
+	struct req q = {.d = d, .may_write = may_write};
 	const cJSON *op, *id;
 	cJSON *j;
 	int rc = -1;
@@ -437,13 +447,13 @@ void requests_handle(struct insitud *d, const char *line, size_t len, struct ans
 	if (!cJSON_IsString(op))
 		rc = bad(&q, "bad_request", "\"op\": expected a string (ping, register, submit, get_inference, ...)");
 	else if (!strcmp(op->valuestring, "submit"))
-		rc = op_submit(&q);
+		rc = writes_allowed(&q) ? op_submit(&q) : -1;
 	else if (!strcmp(op->valuestring, "register"))
-		rc = op_register(&q);
+		rc = writes_allowed(&q) ? op_register(&q) : -1;
 	else if (!strcmp(op->valuestring, "watch"))
-		rc = op_watch(&q, 1);
+		rc = writes_allowed(&q) ? op_watch(&q, 1) : -1;
 	else if (!strcmp(op->valuestring, "unwatch"))
-		rc = op_watch(&q, 0);
+		rc = writes_allowed(&q) ? op_watch(&q, 0) : -1;
 	else if (!strcmp(op->valuestring, "ping"))
 		rc = op_ping(&q);
 	else if (!strcmp(op->valuestring, "get_report"))

@@ -15,8 +15,10 @@ struct answer {
 };
 
 /* Handles one request line (not NUL-terminated).  Never fails: errors become error
- * answers.  Caller frees ans->text and ans->id. */
-void requests_handle(struct insitud *d, const char *line, size_t len, struct answer *ans);
+ * answers.  may_write = 0: state-changing operations are refused ("permission"; the
+ * client's SO_PEERCRED credentials are not in WriteGroup).  Caller frees ans->text
+ * and ans->id. */
+void requests_handle(struct insitud *d, const char *line, size_t len, int may_write, struct answer *ans);
 /* The answer that replaces a write's when its commit failed. */
 char *requests_storage_error(const char *id, const char *msg);
 /* An error answer without a request (too_long, ...). */

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		struct answer ans;
-		requests_handle(&d, p, len, &ans);
+		requests_handle(&d, p, len, (int)(size & 2) == 0, &ans);
 		if (!ans.text)
 			abort();
 		free(ans.text);
