@@ -14,7 +14,8 @@ $(BUILD)/obj/tests/unit/test_frame.o $(BUILD)/obj/tests/unit/test_persist.o: CFL
 
 TEST_BINS += $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store
 $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store: $(BUILD)/tests/unit/test_%: \
-		$(BUILD)/obj/tests/unit/test_%.o $(AGG_CORE_OBJS) $(COMMON_LIB)
+		$(BUILD)/obj/tests/unit/test_%.o $(AGG_CORE_OBJS) $(BUILD)/obj/aggregator/hold.o \
+		$(BUILD)/obj/aggregator/registry.o $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) $^ -o $@ $(AGG_LIBS) -lcmocka -lm
 

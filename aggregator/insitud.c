@@ -208,6 +208,10 @@ static int parse_args(int argc, char **argv, struct config *c)
 		log_error("unexpected argument '%s' (see --help)", argv[optind]);
 		return -1;
 	}
+	/* a Panorama-style peer list names every instance, this one included */
+	for (unsigned i = 0; i < c->npeers; i++)
+		if (!strcmp(c->peers[i].id, c->id))
+			c->peers[i--] = c->peers[--c->npeers];
 	if (verbose)
 		c->log_level = verbose > 1 ? LOG_DEBUG : LOG_INFO;
 	if (quiet)

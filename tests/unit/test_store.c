@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hold.h"
+#include "registry.h"
 #include "store.h"
 #include "strmap.h"
 
@@ -180,6 +182,61 @@ static void strmap_many(void **st)
 	strmap_free(&m);
 }
 
+static unsigned released;
+static char last_released[INSITU_NAME_MAX];
+static void on_release(const struct insitu_report *r, void *ctx)
+{
+	released++;
+	snprintf(last_released, sizeof last_released, "%s", r->observer);
+}
+
+static void hold_bounds_expiry_release(void **st)
+{
+	struct hold h;
+	struct insitu_report r;
+	memset(&r, 0, sizeof r);
+	strcpy(r.subject, "x");
+	hold_init(&h);
+	for (int i = 0; i < HOLD_PER_SUBJECT + 5; i++) {
+		snprintf(r.observer, sizeof r.observer, "o%d", i);
+		hold_add(&h, &r, 1000 + (uint64_t)i);
+	}
+	assert_int_equal(h.total, HOLD_PER_SUBJECT);
+	assert_int_equal(h.overflow, 5);
+	strcpy(r.subject, "y");
+	hold_add(&h, &r, 1000);
+	/* x holds o5..o64 (added at 1005..1064; o0..o4 made room), y one added at 1000:
+	 * at 1009 + TTL, o5..o9 and y's have expired */
+	hold_expire(&h, 1009 + HOLD_TTL_MS);
+	assert_int_equal(h.expired, 6);
+	released = 0;
+	assert_int_equal(hold_release(&h, "x", on_release, NULL), HOLD_PER_SUBJECT - 5);
+	assert_string_equal(last_released, "o64"); /* oldest first, newest last */
+	assert_int_equal(hold_release(&h, "x", on_release, NULL), 0);
+	assert_int_equal(hold_release(&h, "y", on_release, NULL), 0); /* expired */
+	assert_int_equal(h.total, 0);
+	hold_fini(&h);
+}
+
+static void registry_handles(void **st)
+{
+	struct registry r;
+	int is_new;
+	registry_init(&r);
+	assert_int_equal(registry_add(&r, "m", "a", &is_new), 10000);
+	assert_true(is_new);
+	assert_int_equal(registry_add(&r, "m", "b", &is_new), 10001);
+	assert_int_equal(registry_add(&r, "m", "a", &is_new), 10000);
+	assert_false(is_new);
+	assert_int_equal(registry_add(&r, "n", "a", &is_new), 10002); /* pair, not name */
+	assert_string_equal(registry_get(&r, 10001)->name, "b");
+	assert_null(registry_get(&r, 9999));
+	assert_null(registry_get(&r, 10003));
+	assert_int_equal(registry_restore(&r, 10005, "x", "y"), -1); /* not contiguous */
+	assert_int_equal(registry_restore(&r, 10003, "x", "y"), 0);
+	registry_fini(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +248,8 @@ int main(void)
 		cmocka_unit_test(gc_relative_keeps_newest),
 		cmocka_unit_test(retention_by_id),
 		cmocka_unit_test(strmap_many),
+		cmocka_unit_test(hold_bounds_expiry_release),
+		cmocka_unit_test(registry_handles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
