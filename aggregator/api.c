@@ -364,7 +364,9 @@ void api_end_pass(struct api *a, int committed, const char *storage_msg)
 		for (size_t i = 0; i < c->ndef; i++) {
 			struct deferred *df = &c->def[i];
 			if (!c->dead) {
-				if (!committed && df->is_write) {
+				/* a failed commit withdraws every answer of the pass: writes were
+				 * not stored, and reads may have shown what was rolled back */
+				if (!committed) {
 					char *e = requests_storage_error(df->id, storage_msg);
 					if (e)
 						out_append(c, e, strlen(e));

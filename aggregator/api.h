@@ -1,7 +1,8 @@
 /* The Unix-socket server: accepts clients, splits their input into lines, hands each
  * to requests.c, and queues the answers.  Answers produced while a transaction is
- * open are held back until api_end_pass() says whether it committed (writes whose
- * commit failed get a "storage" error instead).  Nothing blocks: per-client input is
+ * open are held back until api_end_pass() says whether it committed (when it failed,
+ * every held answer becomes a "storage" error: the writes were not stored and the
+ * reads may have shown what was rolled back).  Nothing blocks: per-client input is
  * bounded by INSITUD_LINE_MAX, output by API_OUT_MAX (a client that does not read is
  * dropped); every drop is counted. */
 #ifndef INSITU_API_H
