@@ -33,8 +33,8 @@ enum frame_type {
 	FRAME_HELLO = 1,   /* {"id": sender id, "nonce": 32 hex digits} */
 	FRAME_REPORTS = 2, /* {"reports": [report, ...]} */
 	FRAME_RESULTS = 3, /* {"n": count, "accepted": [subject...], "ignored": [subject...]} */
-	FRAME_SUB = 4,     /* {"subject": s}: the sender now watches s */
-	FRAME_UNSUB = 5,   /* {"subject": s}: the sender stopped watching s */
+	FRAME_SUB = 4,     /* {"subjects": [s, ...]}: the sender now watches them */
+	FRAME_UNSUB = 5,   /* {"subjects": [s, ...]}: the sender stopped watching them */
 	FRAME_PING = 6,    /* {} */
 	FRAME_PONG = 7,    /* {} */
 };

@@ -331,16 +331,22 @@ static void peer_pump(struct peer *p)
 
 	if (!c || c->dead || c->state != C_READY)
 		return;
-	for (i = 0; i < p->nctrl; i++) {
-		char buf[INSITU_NAME_MAX + 32];
-		cJSON *js = cJSON_CreateString(p->ctrl[i].subject);
-		char *q = cJSON_PrintUnformatted(js);
-		int n = snprintf(buf, sizeof buf, "{\"subject\":%s}", q ? q : "\"\"");
-		cJSON_free(q);
-		cJSON_Delete(js);
-		if (conn_send(c, p->ctrl[i].type, buf, (size_t)n))
+	/* control messages first, consecutive ones of a kind batched in one frame */
+	for (i = 0; i < p->nctrl;) {
+		cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "subjects");
+		unsigned j;
+		char *txt;
+		int rc;
+		for (j = i; j < p->nctrl && j - i < 512 && p->ctrl[j].type == p->ctrl[i].type; j++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(p->ctrl[j].subject));
+		txt = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+		rc = txt ? conn_send(c, p->ctrl[i].type, txt, strlen(txt)) : -1;
+		free(txt);
+		if (rc)
 			break;
-		free(p->ctrl[i].subject);
+		for (; i < j; i++)
+			free(p->ctrl[i].subject);
 	}
 	memmove(p->ctrl, p->ctrl + i, (p->nctrl - i) * sizeof *p->ctrl);
 	p->nctrl -= i;
@@ -504,17 +510,30 @@ static void handle_results(struct conn *c, const struct frame *f)
 	peer_pump(p);
 }
 
+static void sub_one(struct conn *c, const cJSON *s, int on)
+{
+	if (!cJSON_IsString(s) || !insitu_name_valid(s->valuestring, INSITU_NAME_MAX))
+		return;
+	if (on)
+		strmap_del(&c->peer->ignored, s->valuestring);
+	else
+		strmap_put(&c->peer->ignored, s->valuestring, NULL);
+}
+
+/* {"subjects": [s, ...]} (or {"subject": s}): the sender (un)watches them */
 static void handle_sub(struct conn *c, const struct frame *f, int on)
 {
-	cJSON *j = cJSON_ParseWithLength((const char *)f->payload, f->len);
-	const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "subject");
-	if (!cJSON_IsString(s) || !insitu_name_valid(s->valuestring, INSITU_NAME_MAX)) {
+	cJSON *j = cJSON_ParseWithLength((const char *)f->payload, f->len), *it;
+	const cJSON *one = cJSON_GetObjectItemCaseSensitive(j, "subject");
+	const cJSON *many = cJSON_GetObjectItemCaseSensitive(j, "subjects");
+
+	if (!cJSON_IsString(one) && !cJSON_IsArray(many)) {
 		c->ps->malformed++;
 		conn_close(c, "malformed SUBSCRIPTION");
-	} else if (on) {
-		strmap_del(&c->peer->ignored, s->valuestring);
+	} else if (one) {
+		sub_one(c, one, on);
 	} else {
-		strmap_put(&c->peer->ignored, s->valuestring, NULL);
+		cJSON_ArrayForEach(it, many) sub_one(c, it, on);
 	}
 	cJSON_Delete(j);
 }

@@ -4,7 +4,7 @@
  * ignores the subject (bounded queue per peer; overflow counted) and sent in batches
  * over the connection this instance opens to the peer, which answers each batch with
  * per-report results: IGNORED puts the subject on that peer's ignored list, ACCEPTED
- * takes it off; SUBSCRIPTION / UNSUBSCRIPTION messages (sent when this instance
+ * takes it off; SUBSCRIPTION / UNSUBSCRIPTION messages (batched; sent when this instance
  * starts / stops watching a subject) do the same on the receiving side.  Reports
  * learned from a peer are never forwarded.
  *
