@@ -433,9 +433,34 @@ static void emit(struct linker *lk, struct lk_hop *root, uint16_t extra)
 	tree_free(lk, root);
 }
 
+/* Hops on the longest chain from h down (trees never exceed LK_MAX_DEPTH). */
+static unsigned subtree_depth(const struct lk_hop *h, unsigned d)
+{
+	unsigned best = 0;
+	if (d > LK_MAX_DEPTH)
+		return 1;
+	for (const struct lk_hop *c = h->first_child; c; c = c->next_sibling) {
+		unsigned x = subtree_depth(c, d + 1);
+		if (x > best)
+			best = x;
+	}
+	return best + 1;
+}
+
 /* Makes child (a root so far) a child of parent. */
 static bool attach(struct linker *lk, struct lk_hop *parent, struct lk_hop *child)
 {
+	/* Depth bound: output, freeing and time propagation walk chains recursively. */
+	unsigned depth = 1, below;
+	for (struct lk_hop *x = parent; x->parent; x = x->parent)
+		depth++;
+	below = subtree_depth(child, 0);
+	if (depth + below > LK_MAX_DEPTH) {
+		child->flags |= LK_F_DEPTH_CAP;
+		parent->flags |= LK_F_DEPTH_CAP;
+		lk->stats.depth_capped++;
+		return false;
+	}
 	if (parent->n_children >= lk->cfg.max_fanout) {
 		parent->flags |= LK_F_FANOUT_CAP;
 		child->flags |= LK_F_FANOUT_CAP;

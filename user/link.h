@@ -100,7 +100,7 @@ struct lk_stats {
 	uint64_t messages, requests, responses, oneway, unknown_role;
 	uint64_t hops, joined;          /* hops created; hops seen from both ends */
 	uint64_t linked_id, linked_thread, link_ambiguous, link_none, no_link_id;
-	uint64_t fanout_capped, follow_dropped, hops_evicted, conns_evicted;
+	uint64_t fanout_capped, depth_capped, follow_dropped, hops_evicted, conns_evicted;
 	uint64_t responses_unmatched, responses_late;
 	uint64_t paths, paths_incomplete;
 };

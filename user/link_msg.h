@@ -20,6 +20,7 @@
 #define LK_LABEL_LEN 64   /* human-readable text: "GET /r/17", "A www.test." */
 #define LK_IDTEXT_LEN 40  /* the Link_ID as text, for output and accuracy checks */
 #define LK_COMM_LEN 16
+#define LK_MAX_DEPTH 32   /* hops in one chain, root included */
 
 enum lk_dir { LK_DIR_NONE = 0, LK_SEND = 1, LK_RECV = 2 };
 
@@ -44,6 +45,7 @@ enum lk_flag {
 	LK_F_INCOMPLETE= 1u << 7, /* emitted before every part was seen */
 	LK_F_LATE      = 1u << 8, /* a response that arrived after its request timed out */
 	LK_F_FANOUT_CAP= 1u << 9, /* more children than the fan-out cap: some not attached */
+	LK_F_DEPTH_CAP = 1u << 10,/* a chain deeper than LK_MAX_DEPTH: cut there */
 };
 
 /* Connection tuple as seen from the local end.  Addresses are 16 bytes; IPv4 is

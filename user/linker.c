@@ -321,9 +321,11 @@ void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)
 	fprintf(out,
 		"linker: linked_id %" PRIu64 " linked_thread %" PRIu64 " ambiguous %" PRIu64
 		" no_parent %" PRIu64 " no_link_id %" PRIu64 " fanout_capped %" PRIu64
-		" follow_dropped %" PRIu64 " hops_evicted %" PRIu64 " conns_evicted %" PRIu64 "\n",
+		" depth_capped %" PRIu64 " follow_dropped %" PRIu64 " hops_evicted %" PRIu64
+		" conns_evicted %" PRIu64 "\n",
 		s->linked_id, s->linked_thread, s->link_ambiguous, s->link_none, s->no_link_id,
-		s->fanout_capped, s->follow_dropped, s->hops_evicted, s->conns_evicted);
+		s->fanout_capped, s->depth_capped, s->follow_dropped, s->hops_evicted,
+		s->conns_evicted);
 	fprintf(out,
 		"linker: match id %" PRIu64 " fifo %" PRIu64 " ambiguous %" PRIu64 " timeouts %" PRIu64
 		" late %" PRIu64 " unmatched %" PRIu64 " closed %" PRIu64 " evicted %" PRIu64 "\n",

@@ -8,7 +8,7 @@
 
 static const char *const flag_names[] = {
 	"truncated", "gap", "ambiguous", "timeout", "closed", "by_thread",
-	"evicted", "incomplete", "late", "fanout_cap",
+	"evicted", "incomplete", "late", "fanout_cap", "depth_cap",
 };
 
 size_t path_flag_names(unsigned flags, char *buf, size_t n)

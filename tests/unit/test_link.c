@@ -616,6 +616,28 @@ static void test_hop_cap_evicts_oldest(void **st)
 	assert_int_equal(n_paths, 6);
 }
 
+static void test_depth_cap(void **st)
+{
+	(void)st;
+	/* a chain through 40 nodes: cut at LK_MAX_DEPTH hops, and said so */
+	enum { N = 40 };
+	static struct node nodes[N + 1];
+	struct cx c[N];
+	for (int i = 0; i <= N; i++)
+		nodes[i] = (struct node){ (uint32_t)(1000 + i), (uint32_t)(5000 + i), "n", (uint8_t)(i + 1) };
+	for (int i = 0; i < N; i++) {
+		c[i] = cx_new(&nodes[i], &nodes[i + 1], (uint16_t)(20000 + i), 80);
+		both_req(&c[i], 100 + (uint64_t)i * 10, "x", "chain", "chain");
+	}
+	for (int i = N - 1; i >= 0; i--)
+		both_resp(&c[i], 1000 + (uint64_t)(N - i) * 10, 200);
+	lk_flush(lk);
+	assert_int_equal(lk_stats(lk)->depth_capped, 1);
+	assert_int_equal(n_paths, 2);
+	assert_non_null(strstr(jsons[0], "depth_cap"));
+	assert_int_equal(lk_hops_alive(lk), 0);
+}
+
 static void test_tree_view(void **st)
 {
 	(void)st;
@@ -662,6 +684,7 @@ int main(void)
 		T(test_late_starting_observer),
 		T(test_segment_when_other_end_unwatched),
 		T(test_hop_cap_evicts_oldest),
+		T(test_depth_cap),
 		T(test_tree_view),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
