@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "linker.h"
 #include "log.h"
@@ -23,7 +24,9 @@ static const char usage[] =
 "request paths, with the rules of the Rake linker (docs/paths.md), and prints each\n"
 "completed path as one JSON line (default) or as a tree.\n"
 "\n"
-"  -r, --replay FILE       the record file to read (zstd, docs/events.md)\n"
+"  -r, --replay FILE       the record file to read (zstd, docs/events.md); '-' reads\n"
+"                          standard input, so a live observer can be piped in:\n"
+"                          insitu-observer --record /dev/stdout | insitu-link -r - ...\n"
 "  -s, --semantics PATH    a semantics file (JSON), or a directory of *.json files;\n"
 "                          repeatable\n"
 "      --tree              print paths as indented trees for humans\n"
@@ -97,6 +100,9 @@ static void count_only(FILE *f)
  * into memory.  Returns 0 (with *data NULL if the file is compressed) or -1. */
 static int read_if_uncompressed(const char *path, uint8_t **data, size_t *len)
 {
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return 0; /* a pipe (live: insitu-observer --record /dev/stdout | ...) */
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		log_error("%s: cannot open: %s", path, strerror(errno));
@@ -180,7 +186,7 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "r:s:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': replay = optarg; break;
+		case 'r': replay = strcmp(optarg, "-") ? optarg : "/dev/stdin"; break;
 		case 's':
 			if (add_sem_path(&sems, &nsem, optarg))
 				return 2;
