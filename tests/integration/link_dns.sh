@@ -6,7 +6,8 @@
 # Link_ID/Follow_ID.  Judged against dig's own answers: % correct (dig->dnsmasq->
 # unbound->named in one tree, nothing foreign), % orphaned, % mis-stitched.
 #   ids     the shipped semantics                    (asserted: >= 99% / <= 0.1%)
-#   no-ids  every id ignored (txid and FIFO on each UDP flow, threads only) (reported)
+#   no-q    the question removed from the semantics, txids kept      (reported)
+#   no-ids  every id ignored (FIFO on each UDP flow, threads only)    (reported)
 # timeout: 150
 . "$(dirname "$0")/../lib/tap.sh"
 need_root
@@ -114,9 +115,13 @@ n=$(wc -l <"$TAP_TMP/truth")
 diag "ground truth: $n of $((PROCS * PER)) queries answered"
 ok "at least 500 queries to judge" test "$n" -ge 500
 
+# the question removed from the semantics (transaction ids kept for matching)
+jq 'del(.messages[].ids.link_id, .messages[].ids.follow_ids)' "$SEM/dns.json" >"$TAP_TMP/dns-noq.json"
+
 score() { # NAME LINK-OPTS SCORE-BOUNDS...
-	local name=$1 opts=$2; shift 2
-	"$LINK" -r "$TAP_TMP/ev.raw" -s "$SEM/dns.json" $opts --stats >"$TAP_TMP/paths-$name.jsonl" 2>"$TAP_TMP/stats-$name"
+	local name=$1 opts=$2 sem=$SEM/dns.json; shift 2
+	[[ $name == noq ]] && sem=$TAP_TMP/dns-noq.json
+	"$LINK" -r "$TAP_TMP/ev.raw" -s "$sem" $opts --stats >"$TAP_TMP/paths-$name.jsonl" 2>"$TAP_TMP/stats-$name"
 	local out rc
 	out=$(python3 "$HERE/link_score.py" "$TAP_TMP/paths-$name.jsonl" "$TAP_TMP/truth" \
 		'dnsmasq,unbound,(named|isc-)' '(q[0-9]+-[0-9]+)\.test' "$@")
@@ -126,6 +131,8 @@ score() { # NAME LINK-OPTS SCORE-BOUNDS...
 }
 ok "dns with ids: >= 99% correct, <= 0.1% mis-stitched" score ids "" --min-correct 99 --max-mis 0.1
 diag "$(cat "$TAP_TMP/figure-ids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-ids" 2>/dev/null | paste -sd' ')"
+ok "dns without the question as Link_ID (txids kept): figures" score noq ""
+diag "$(cat "$TAP_TMP/figure-noq" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noq" 2>/dev/null | paste -sd' ')"
 ok "dns without any id: figures" score noids "--no-ids"
 diag "$(cat "$TAP_TMP/figure-noids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noids" 2>/dev/null | paste -sd' ')"
 [[ -n ${LINK_KEEP:-} ]] && mkdir -p "$LINK_KEEP" && cp "$TAP_TMP"/{ev.raw,truth,paths-*.jsonl} "$LINK_KEEP/"
