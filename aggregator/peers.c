@@ -90,7 +90,8 @@ struct peers {
 	struct conn *incoming;
 	unsigned nincoming;
 	struct conn *graveyard;
-	uint64_t frames_rejected, auth_failures, unknown_peers, malformed, incoming_refused, learned_bad;
+	uint64_t frames_rejected, auth_failures, unknown_peers, malformed, incoming_refused, learned_bad,
+		self_connects;
 };
 
 static void conn_event(struct ev_handler *h, uint32_t events);
@@ -601,6 +602,15 @@ static void conn_input(struct conn *c)
 	c->inlen -= off;
 }
 
+static int self_connected(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t la = sizeof a, lb = sizeof b;
+	if (getsockname(fd, (struct sockaddr *)&a, &la) || getpeername(fd, (struct sockaddr *)&b, &lb))
+		return 0;
+	return la == lb && !memcmp(&a, &b, la);
+}
+
 static void conn_event(struct ev_handler *h, uint32_t events)
 {
 	struct conn *c = (struct conn *)h;
@@ -617,6 +627,14 @@ static void conn_event(struct ev_handler *h, uint32_t events)
 			c->peer->connect_failures++;
 			conn_close(c, c->peer->connect_failures < 3 || c->peer->connect_failures % 50 == 0
 					      ? strerror(err) : NULL);
+			return;
+		}
+		if (self_connected(c->fd)) {
+			/* connecting to a local port nobody listens on can make the kernel
+			 * pick that very port as ours (TCP self-connect): the peer could then
+			 * never bind it.  Let go at once. */
+			c->ps->self_connects++;
+			conn_close(c, NULL);
 			return;
 		}
 		c->state = C_HELLO;
@@ -908,5 +926,6 @@ cJSON *peers_stats_json(const struct peers *ps)
 	cJSON_AddNumberToObject(o, "learned_invalid", (double)ps->learned_bad);
 	cJSON_AddNumberToObject(o, "incoming", ps->nincoming);
 	cJSON_AddNumberToObject(o, "incoming_refused", (double)ps->incoming_refused);
+	cJSON_AddNumberToObject(o, "self_connects", (double)ps->self_connects);
 	return o;
 }

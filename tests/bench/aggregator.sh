@@ -43,7 +43,7 @@ rss1=$(rss_kb "$PID_q")
 read -r qmed qp99 < <($B query "$W/q/sock" 10000 20000) || exit 1
 
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$W/key"
-pa=$((20000 + RANDOM % 20000)); pb=$((pa + 1))
+pa=$((10000 + RANDOM % 20000)); pb=$((pa + 1)) # below the ephemeral range
 start pa -i a -l "127.0.0.1:$pa" -k "$W/key" -p "b=127.0.0.1:$pb"
 start pb -i b -l "127.0.0.1:$pb" -k "$W/key" -p "a=127.0.0.1:$pa"
 sleep 1 # connected

@@ -10,10 +10,16 @@ need_cmd python3 jq
 
 key() { head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1"; }
 K=$TAP_TMP/key; W=$TAP_TMP/wrong; key "$K"; key "$W"
-pA=$(free_port); pB=$(free_port); pC=$(free_port); pD=$(free_port)
-while [[ $pB == "$pA" ]]; do pB=$(free_port); done
-while [[ $pC == "$pA" || $pC == "$pB" ]]; do pC=$(free_port); done
-while [[ $pD == "$pA" || $pD == "$pB" || $pD == "$pC" ]]; do pD=$(free_port); done
+# four free ports below the ephemeral range (so no outgoing connection can hold one)
+low_port() {
+	local lo; lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+	local p
+	while :; do
+		p=$((10000 + RANDOM % (lo - 10004)))
+		ss -Hltn "( sport = :$p or sport = :$((p + 1)) or sport = :$((p + 2)) or sport = :$((p + 3)) )" | grep -q . || { echo "$p"; return; }
+	done
+}
+pA=$(low_port); pB=$((pA + 1)); pC=$((pA + 2)); pD=$((pA + 3))
 T=(--peer-timeout 1)
 A_ARGS=(-i a -l "127.0.0.1:$pA" -k "$K" -p "b=127.0.0.1:$pB" -p "c=127.0.0.1:$pC" -p "d=127.0.0.1:$pD" "${T[@]}")
 B_ARGS=(-i b -l "127.0.0.1:$pB" -k "$K" -p "a=127.0.0.1:$pA" -p "c=127.0.0.1:$pC" "${T[@]}")
