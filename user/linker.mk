@@ -45,4 +45,4 @@ $(BUILD)/tests/unit/test_linker: tests/unit/test_linker.c $$(LINKER_STAGE_TEST_O
 TEST_BINS += $(BUILD)/tests/unit/test_linker
 
 # libFuzzer: message sequences through the linking rules.
-$(eval $(call fuzz_target,fuzz_linker,tests/fuzz/fuzz_linker.c $(LINKER_CORE_SRCS),))
+$(eval $(call fuzz_target,fuzz_linker,tests/fuzz/fuzz_linker.c $(LINKER_CORE_SRCS),-lcjson))

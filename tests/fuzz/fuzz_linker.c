@@ -1,21 +1,38 @@
 /* libFuzzer target: arbitrary message sequences through the linking rules, with tiny
  * caps so that every eviction, cap and timeout path runs; paths are formatted (JSON
- * and tree) to /dev/null.  Invariants: no crash or leak (ASan), and nothing is left
- * alive after lk_flush(). */
+ * and tree).  Invariants: no crash or leak (ASan), every path is valid JSON on one
+ * line, and nothing is left alive after lk_flush(). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include "../../user/link.h"
 #include "../../user/path.h"
 
 static FILE *sink;
 
+/* Every path must be one valid JSON object on one line, whatever bytes the labels
+ * held. */
 static void on_path(const struct lk_hop *root, void *arg)
 {
 	(void)arg;
-	path_write_json(sink, root);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return;
+	path_write_json(m, root);
+	fclose(m);
+	if (!len || buf[len - 1] != '\n' || memchr(buf, '\n', len) != buf + len - 1)
+		abort();
+	cJSON *j = cJSON_Parse(buf);
+	if (!j || !cJSON_IsObject(j))
+		abort();
+	cJSON_Delete(j);
+	free(buf);
 	path_write_tree(sink, root);
 }
 
