@@ -113,6 +113,9 @@ struct sem_set *sem_load(const char *const *paths, size_t n, struct sem_diags *d
 struct sem_set *sem_load_buffer(const char *name, const char *text, size_t len,
 				struct sem_diags *diags);
 void sem_free(struct sem_set *set);
+/* Plugins are loaded by default; fuzzing turns that off (a "function" source then
+ * fails validation with "plugins are disabled"). */
+void sem_allow_plugins(bool allow);
 
 size_t sem_protocol_count(const struct sem_set *set);
 const struct sem_protocol *sem_protocol_at(const struct sem_set *set, size_t i);

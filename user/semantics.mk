@@ -43,3 +43,10 @@ TEST_BINS += $(BUILD)/tests/tools/xk_agree
 $(BUILD)/tests/tools/xk_agree: tests/tools/xk_agree.c $(SEMANTICS_OBJS) $(XK_INSTALL_OBJS) $(OBSERVER_OBJS) $(COMMON_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser $^ -o $@ $(SEMANTICS_LIBS) $(OBSERVER_LIBS) $(LDFLAGS)
+
+# libFuzzer targets: the JSON loader+validator, and each framer (with extraction and
+# the kernel interpreter's C reference on every frame).
+FUZZ_SEM_SRCS := $(SEMANTICS_SRCS) common/json.c
+$(eval $(call fuzz_target,fuzz_semantics_load,tests/fuzz/fuzz_semantics_load.c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm))
+$(foreach k,line length varint http1 resp datagram,$(eval $(call fuzz_target,fuzz_framer_$(k),tests/fuzz/fuzz_framer_$(k).c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm)))
+$(foreach k,line length varint http1 resp datagram,$(BUILD)/fuzz/fuzz_framer_$(k)): tests/fuzz/fuzz_framer.inc

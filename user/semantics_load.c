@@ -906,6 +906,13 @@ void semm_src_free(struct semm_src *s)
 
 /* ---- plugins ------------------------------------------------------------------ */
 
+static bool plugins_allowed = true;
+
+void sem_allow_plugins(bool allow)
+{
+	plugins_allowed = allow;
+}
+
 static bool try_open(const char *path, void **h)
 {
 	if (access(path, R_OK) != 0)
@@ -919,6 +926,10 @@ static bool load_plugin_fn(struct ctx *c, const struct json_value *v, const char
 {
 	char cp[128];
 	child(cp, sizeof(cp), path, "plugin");
+	if (!plugins_allowed) {
+		diag(c, v->pos, cp, "plugins are disabled");
+		return false;
+	}
 	char full[256] = "";
 	void *h = NULL;
 	bool found = false;
