@@ -50,3 +50,9 @@ FUZZ_SEM_SRCS := $(SEMANTICS_SRCS) common/json.c
 $(eval $(call fuzz_target,fuzz_semantics_load,tests/fuzz/fuzz_semantics_load.c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm))
 $(foreach k,line length varint http1 resp datagram,$(eval $(call fuzz_target,fuzz_framer_$(k),tests/fuzz/fuzz_framer_$(k).c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm)))
 $(foreach k,line length varint http1 resp datagram,$(BUILD)/fuzz/fuzz_framer_$(k)): tests/fuzz/fuzz_framer.inc
+
+# make bench: user-space extraction throughput, ring-buffer bytes per event.
+BENCH_BINS += $(BUILD)/bench/bench_extract
+$(BUILD)/bench/bench_extract: tests/bench/bench_extract.c $(SEMANTICS_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $< -o $@ $(SEMANTICS_OBJS) $(COMMON_LIB) $(SEMANTICS_LIBS) $(LDFLAGS)
