@@ -18,7 +18,7 @@
 #                               phase of $PHASE s for everyone
 # shellcheck shell=bash
 
-OBS=$BUILD/insitu-observer
+OBS=${E2E_OBSERVER:-$BUILD/insitu-observer}  # E2E_OBSERVER: try another build
 INSITUD=$BUILD/insitud
 INSITU=$BUILD/insitu
 E2E_SOCK=$TAP_TMP/insitud.sock
@@ -79,9 +79,9 @@ healthy_phase() {
 	local secs=$1 except=${2:-} end bad=0 line subj v
 	end=$((SECONDS + secs))
 	while ((SECONDS < end)); do
-		while read -r subj v _; do
+		while read -r subj v m _; do
 			[[ -n $subj && $subj != "$except" && $v != HEALTHY ]] || continue
-			echo "$(date +%T) $subj $v"
+			echo "$(date +%T) $subj $v ($m)"
 			bad=1
 		done < <(verdicts)
 		sleep 0.5
@@ -102,9 +102,9 @@ others_during() {
 	end=$((SECONDS + secs))
 	WORST=HEALTHY WORST_WHO=
 	while ((SECONDS < end)); do
-		while read -r subj v _; do
+		while read -r subj v m _; do
 			[[ -n $subj && $subj != "$except" ]] || continue
-			if (($(sev "$v") > $(sev "$WORST"))); then WORST=$v WORST_WHO=$subj; fi
+			if (($(sev "$v") > $(sev "$WORST"))); then WORST=$v WORST_WHO="$subj $m"; fi
 		done < <(verdicts)
 		sleep 0.5
 	done
