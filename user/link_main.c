@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,9 @@ static const char usage[] =
 "      --no-ids            ignore every extracted id (links by connection and\n"
 "                          thread only: the baseline the accuracy harness reports)\n"
 "      --no-thread         never link a request without Link_ID by thread affinity\n"
+"      --netns INUM        only events of this network namespace (inode number, as\n"
+"                          in `stat -L -c %i /run/netns/NAME`); repeatable, up to 16:\n"
+"                          the view of an observer watching only those hosts\n"
 "      --timeout MS        a request unanswered this long is a timeout (5000)\n"
 "      --window MS         how far back a Follow_ID may be matched (10000)\n"
 "      --linger MS         wait after a path completes before printing it (200)\n"
@@ -159,7 +163,7 @@ int main(int argc, char **argv)
 {
 	log_init("insitu-link", LOG_WARN);
 	enum { O_TREE = 256, O_NOIDS, O_NOTHREAD, O_TIMEOUT, O_WINDOW, O_LINGER, O_FANOUT,
-	       O_HOPS, O_CONNS, O_STATS, O_BENCH };
+	       O_HOPS, O_CONNS, O_STATS, O_BENCH, O_NETNS };
 	static const struct option opts[] = {
 		{ "replay", required_argument, 0, 'r' },
 		{ "semantics", required_argument, 0, 's' },
@@ -172,6 +176,7 @@ int main(int argc, char **argv)
 		{ "max-fanout", required_argument, 0, O_FANOUT },
 		{ "max-hops", required_argument, 0, O_HOPS },
 		{ "max-conns", required_argument, 0, O_CONNS },
+		{ "netns", required_argument, 0, O_NETNS },
 		{ "stats", no_argument, 0, O_STATS },
 		{ "bench", no_argument, 0, O_BENCH },
 		{ "help", no_argument, 0, 'h' },
@@ -200,6 +205,21 @@ int main(int argc, char **argv)
 		case O_FANOUT: o.lk.max_fanout = (uint32_t)parse_num("--max-fanout", optarg); break;
 		case O_HOPS: o.lk.max_hops = (uint32_t)parse_num("--max-hops", optarg); break;
 		case O_CONNS: o.max_conns = (uint32_t)parse_num("--max-conns", optarg); break;
+		case O_NETNS:
+			if (o.n_netns == 16) {
+				log_error("--netns: at most 16");
+				return 2;
+			}
+			{
+				char *end;
+				unsigned long v = strtoul(optarg, &end, 10);
+				if (*end || !v || v > UINT32_MAX) {
+					log_error("--netns: expected a namespace inode number, got '%s'", optarg);
+					return 2;
+				}
+				o.netns[o.n_netns++] = (uint32_t)v;
+			}
+			break;
 		case O_STATS: stats = true; break;
 		case O_BENCH: bench = true; break;
 		case 'h': fputs(usage, stdout); return 0;

@@ -170,10 +170,24 @@ static void conn_setup(struct linker_sink *ls, struct conn *c, const struct insi
 		c->ignored = true;
 }
 
+static bool netns_wanted(const struct linker_sink *ls, uint32_t netns)
+{
+	if (!ls->o.n_netns)
+		return true;
+	for (unsigned i = 0; i < ls->o.n_netns; i++)
+		if (ls->o.netns[i] == netns)
+			return true;
+	return false;
+}
+
 void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 		     const uint8_t *payload)
 {
 	ls->st.events++;
+	if (!netns_wanted(ls, ev->netns)) {
+		ls->st.filtered++;
+		return;
+	}
 	if (ev->flags & (INSITU_F_ERROR | INSITU_F_PEEK) || ev->bytes == 0 ||
 	    (ev->t.proto != IPPROTO_TCP && ev->t.proto != IPPROTO_UDP)) {
 		ls->st.skipped++;
@@ -231,6 +245,8 @@ void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 
 void linker_sink_conn(struct linker_sink *ls, const struct insitu_conn_event *ev)
 {
+	if (!netns_wanted(ls, ev->netns))
+		return;
 	switch (ev->type) {
 	case INSITU_CONN_CLOSE:
 	case INSITU_CONN_SOCK_CLOSE:
@@ -304,10 +320,10 @@ void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)
 	const struct lk_stats *s = lk_stats(ls->lk);
 	const struct match_stats *m = lk_match_stats(ls->lk);
 	fprintf(out,
-		"linker: events %" PRIu64 " skipped %" PRIu64 " frames %" PRIu64
+		"linker: events %" PRIu64 " filtered %" PRIu64 " skipped %" PRIu64 " frames %" PRIu64
 		" no_protocol %" PRIu64 " gaps %" PRIu64 " (%" PRIu64 " bytes) overlaps %" PRIu64
 		" closes %" PRIu64 "\n",
-		ls->st.events, ls->st.skipped, ls->st.frames, ls->st.no_protocol, ls->st.gaps,
+		ls->st.events, ls->st.filtered, ls->st.skipped, ls->st.frames, ls->st.no_protocol, ls->st.gaps,
 		ls->st.gap_bytes, ls->st.overlaps, ls->st.closes);
 	fprintf(out,
 		"linker: connections live %" PRIu64 " created %" PRIu64 " closed %" PRIu64

