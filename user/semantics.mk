@@ -24,7 +24,7 @@ $(BUILD)/plugins/insitu-%.so: plugins/%.c include/insitu/idfunc.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -fPIC -shared -fvisibility=hidden $< -o $@ $(LDFLAGS)
 
-SEM_TESTS := json
+SEM_TESTS := json framer extract
 TEST_BINS += $(SEM_TESTS:%=$(BUILD)/tests/unit/test_%)
 $(BUILD)/tests/unit/test_json: tests/unit/test_json.c $(COMMON_LIB)
 	@mkdir -p $(@D)
