@@ -59,7 +59,7 @@ static void test_sources(void **state)
 	assert_int_equal(r.n_follow, 3); /* "none" yields nothing */
 	assert_string_equal(id(&r.follow[0]), "/p?v=42");
 	assert_string_equal(id(&r.follow[1]), "2f00"); /* "/p" & ff0f = 2f 00, not printable */
-	assert_string_equal(id(&r.follow[2]), "X-Request-ID:  abc \r\n");
+	assert_string_equal(id(&r.follow[2]), "742d49443a2020616263200d0a"); /* "t-ID:  abc \r\n" up to the NUL */
 	assert_string_equal(r.label, "GET");
 	assert_int_equal(r.flags, 0);
 	/* other direction: nothing matches */
