@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../bpf/observer.h"
 #include "semantics.h"
 
 struct conn_dir {
@@ -32,6 +33,10 @@ struct conn {
 	const struct sem_protocol *sp;
 	struct sem_framer *fr[2]; /* by enum sem_dir */
 	struct conn_dir dir[2];
+	/* last event header per direction: who/where, for messages completed by a close
+	 * (a response delimited by the end of the connection) */
+	struct insitu_msg_event last[2];
+	bool has_last[2];
 	uint64_t last_seen;
 	struct conn *next, *snext;      /* key chain, same-socket chain */
 	struct conn *lprev, *lnext;     /* least recently used first */

@@ -52,10 +52,21 @@ static void on_path(const struct lk_hop *root, void *arg)
 		path_write_json(ls->o.out, root);
 }
 
+static void on_frame(void *arg, const struct sem_frame *fr);
+
+/* The connection ends: a message the end of the stream completes (HTTP body until
+ * close) is emitted, one cut short is emitted flagged, then waiting requests end. */
 static void on_conn_end(struct conn *c, bool evicted, void *arg)
 {
 	struct linker_sink *ls = arg;
 	(void)evicted;
+	for (int sd = 0; sd < 2; sd++) {
+		if (!c->fr[sd] || !c->has_last[sd])
+			continue;
+		struct feed_ctx x = { .ls = ls, .c = c, .ev = &c->last[sd], .sd = (enum sem_dir)sd,
+				      .base = c->dir[sd].base };
+		sem_framer_flush(c->fr[sd], on_frame, &x);
+	}
 	lk_conn_closed(ls->lk, c->id, 0);
 }
 
@@ -243,6 +254,8 @@ void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 		x.base = d->base;
 	}
 	sem_framer_feed(f, payload, cap, bytes, ev->t_enter_ns, ev->t_exit_ns, on_frame, &x);
+	c->last[sd] = *ev;
+	c->has_last[sd] = true;
 }
 
 void linker_sink_conn(struct linker_sink *ls, const struct insitu_conn_event *ev)

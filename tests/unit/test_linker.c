@@ -206,6 +206,19 @@ static void test_close_then_socket_reuse(void **st)
 	assert_int_equal(linker_sink_stats(ls)->closes, 1);
 }
 
+static void test_response_delimited_by_close(void **st)
+{
+	(void)st;
+	/* HTTP/1.0 without Content-Length: the close completes the response */
+	ev(&CL, &SV, INSITU_DIR_SEND, 1000, "GET /old HTTP/1.0\r\n\r\n", 0, 100);
+	ev(&CL, &SV, INSITU_DIR_RECV, 7000, "HTTP/1.0 200 OK\r\n\r\nbody", 0, 200);
+	close_sock(&CL, 300);
+	finish();
+	const char *old = strstr(out, "\"label\":\"GET /old\"");
+	assert_non_null(old);
+	assert_non_null(strstr(old, "\"outcome\":\"ok\",\"status\":200"));
+}
+
 static void test_late_start_mid_message(void **st)
 {
 	(void)st;
@@ -237,6 +250,7 @@ int main(void)
 		T(test_gap_resyncs_and_positions_stay_exact),
 		T(test_truncated_body_known_length),
 		T(test_close_then_socket_reuse),
+		T(test_response_delimited_by_close),
 		T(test_late_start_mid_message),
 		T(test_port_without_semantics_ignored),
 	};
