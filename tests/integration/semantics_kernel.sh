@@ -48,7 +48,7 @@ done
 ok "named answers" wait_for 20 bash -c "ip netns exec $NS dig +short +tries=1 +time=1 -p 53 @127.0.0.1 www.test A | grep -q 10.0.0.1" ||
 	diag "$(tail -n 5 "$TAP_TMP/NAMED.log")"
 
-bg_start XK "$XK" -s semantics/redis.json,semantics/http.json,semantics/dns.json,semantics/dns-tcp.json --duration 60
+bg_start XK "$XK" -s "$(ls semantics/*.json | paste -sd,)" --duration 90
 ok "observer loaded with the kernel rule table" wait_for 30 grep -q '^ready' "$TAP_TMP/XK.log"
 
 # traffic: pipelined and split RESP, inline commands, HTTP keep-alive, DNS over UDP and TCP
@@ -63,6 +63,13 @@ for q in "www.test A" "nope.test A" "www.test AAAA"; do
 	ip netns exec "$NS" dig +tries=1 +time=2 -p 53 @127.0.0.1 $q >/dev/null
 	ip netns exec "$NS" dig +tcp +tries=1 +time=2 -p 53 @127.0.0.1 $q >/dev/null
 done
+# every captured fixture, replayed over real sockets with its read boundaries
+# (one send() per captured read) in a second namespace
+netns_add xk2
+FX=tests/fixtures/semantics
+ok "fixtures replayed through the kernel" ip netns exec "$NS_xk2" "$FX/replay.py" \
+	6379 $FX/redis.cap 80 $FX/http.cap 53 $FX/dns.cap 53 $FX/dns-tcp.cap 11211 $FX/memcached.cap \
+	11211 $FX/memcached-binary.cap 6667 $FX/irc.cap 5432 $FX/postgres.cap 1883 $FX/mqtt.cap 2181 $FX/zookeeper.cap
 sleep 1
 kill_pid "$XK"
 out=$(cat "$TAP_TMP/XK.log")
@@ -70,7 +77,7 @@ diag "$(grep -E '^(messages|protocol|ringbuf|xk_agree)' <<<"$out")"
 ok "kernel block == C reference and kernel ids == user-space ids for every message" \
 	grep -q ' disagree 0 reference_mismatch 0$' <<<"$out"
 grep '^DISAGREE' <<<"$out" | head -n 5 | while read -r l; do diag "$l"; done
-for p in http dns dns-tcp redis; do
+for p in http dns dns-tcp redis zookeeper; do
 	n=$(sed -n "s/^protocol $p with_ids \([0-9]*\) disagree 0$/\1/p" <<<"$out")
 	ok "$p: messages with ids extracted in the kernel (${n:-none})" test "${n:-0}" -gt 0
 done
