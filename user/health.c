@@ -21,6 +21,8 @@ struct pair {
 	uint32_t refused, conn_timeouts, resets, retrans;
 	uint32_t n_lat;
 	uint64_t lat_seen;
+	uint64_t lat_judged;    /* the percentile judged at this window's close */
+	struct insitu_value lat_verdict;
 	uint64_t lat[LAT_SAMPLES];
 	/* across windows */
 	double baseline_ns;
@@ -48,7 +50,7 @@ void health_cfg_defaults(struct health_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->window_ns = 1000000000ull;
-	c->latency_floor_ns = 2000000ull;
+	c->latency_floor_ns = 20000000ull;
 	c->maybe_ratio = 3.0;
 	c->unhealthy_ratio = 10.0;
 	c->objective_ns = 0;
@@ -59,6 +61,8 @@ void health_cfg_defaults(struct health_cfg *c)
 	c->timeout_ns = 1000000000ull;
 	c->retrans_maybe = 3;
 	c->max_pairs = 4096;
+	c->stall_min_pairs = 3;
+	c->stall_share = 2.0 / 3.0;
 }
 
 struct health *health_new(const struct health_cfg *cfg, health_emit_fn emit, void *arg)
@@ -218,14 +222,36 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static uint64_t p90_of(struct pair *p)
+/* The percentile judged: high enough to see a tail (loss, a slow replica), not so
+ * high that one unlucky exchange decides a sparse window. */
+static uint64_t judged_latency(struct pair *p)
 {
 	uint32_t n = p->n_lat;
 	qsort(p->lat, n, sizeof(p->lat[0]), cmp_u64);
-	return p->lat[(n * 9) / 10]; /* n >= 1, so the index is < n */
+	if (n >= 20)
+		return p->lat[(n * 9) / 10];
+	if (n >= 5)
+		return p->lat[(n * 3) / 4];
+	return p->lat[n / 2]; /* n >= 1, so every index is < n */
 }
 
-static void judge_window(struct health *h, struct pair *p)
+/* First pass of a window close: the latency verdict alone, so that the second pass
+ * can tell one slow subject from a host where everything stalled at once. */
+static bool judge_latency(struct health *h, struct pair *p)
+{
+	const struct health_cfg *c = &h->cfg;
+
+	if (!p->n_lat)
+		return false;
+	p->lat_judged = judged_latency(p);
+	p->lat_verdict = health_judge_latency(c, p->lat_judged,
+					      p->learned >= c->learn_windows ? (uint64_t)p->baseline_ns : 0);
+	if (p->n_lat < 3 && p->lat_verdict.status > INSITU_MAYBE_UNHEALTHY)
+		p->lat_verdict.status = INSITU_MAYBE_UNHEALTHY;
+	return p->lat_verdict.status != INSITU_HEALTHY;
+}
+
+static void judge_window(struct health *h, struct pair *p, bool stall)
 {
 	const struct health_cfg *c = &h->cfg;
 	struct insitu_observation *o = &h->rep.obs;
@@ -237,18 +263,16 @@ static void judge_window(struct health *h, struct pair *p)
 	strncpy(h->rep.observer, p->obs, INSITU_NAME_MAX - 1);
 	strncpy(h->rep.subject, p->subj, INSITU_NAME_MAX - 1);
 
-	if (p->n_lat) {
-		uint64_t p90 = p90_of(p);
-		bool trusted = p->learned >= c->learn_windows;
-		struct insitu_value v = health_judge_latency(c, p90, trusted ? (uint64_t)p->baseline_ns : 0);
-		insitu_obs_set(o, "latency", v.status, v.score);
+	if (p->n_lat && !stall) {
+		insitu_obs_set(o, "latency", p->lat_verdict.status, p->lat_verdict.score);
 		/* The baseline learns from windows that look normal; a slow drift is
 		 * followed slowly, a fault is not learned as the new normal. */
-		if (!trusted || v.status == INSITU_HEALTHY) {
-			p->baseline_ns = p->learned ? 0.8 * p->baseline_ns + 0.2 * (double)p90 : (double)p90;
+		if (p->learned < c->learn_windows || p->lat_verdict.status == INSITU_HEALTHY) {
+			p->baseline_ns = p->learned ? 0.8 * p->baseline_ns + 0.2 * (double)p->lat_judged
+						    : (double)p->lat_judged;
 			p->learned++;
-		} else if (v.status == INSITU_MAYBE_UNHEALTHY) {
-			p->baseline_ns = 0.98 * p->baseline_ns + 0.02 * (double)p90;
+		} else if (p->lat_verdict.status == INSITU_MAYBE_UNHEALTHY) {
+			p->baseline_ns = 0.98 * p->baseline_ns + 0.02 * (double)p->lat_judged;
 		}
 	}
 	if (completed) {
@@ -286,13 +310,25 @@ static unsigned close_window(struct health *h)
 	unsigned emitted = 0;
 	uint32_t i;
 
+	uint32_t with_latency = 0, slow = 0;
+	bool stall;
+
 	h->st.windows++;
+	for (i = 0; i < h->used_hwm; i++) {
+		struct pair *p = &h->pairs[i];
+		if (p->obs && p->n_lat) {
+			with_latency++;
+			slow += judge_latency(h, p);
+		}
+	}
+	stall = slow >= h->cfg.stall_min_pairs && (double)slow >= h->cfg.stall_share * with_latency;
+	h->st.host_stalls += stall;
 	for (i = 0; i < h->used_hwm; i++) {
 		struct pair *p = &h->pairs[i];
 		if (!p->obs)
 			continue;
 		if (pair_active(p)) {
-			judge_window(h, p);
+			judge_window(h, p, stall);
 			p->last_window = h->win_index;
 			if (h->rep.obs.n_metrics) {
 				h->emit(&h->rep, h->arg);

@@ -12,8 +12,13 @@
  * a fault that ended must be answered by a HEALTHY value of the same metric, or the
  * old verdict would outlive it.
  *
- *   latency     p90 of the exchanges' own latency (time in linked children removed)
- *               against a learned baseline and an optional objective
+ *   latency     a high percentile of the exchanges' own latency (time in linked
+ *               children removed: p90 from 20 samples, p75 from 5, else the median,
+ *               and never beyond MAYBE_UNHEALTHY on fewer than 3) against a learned
+ *               baseline and an optional objective.  A window in which most pairs
+ *               turn slow at once is the observing host stalling (CPU starvation),
+ *               not every component failing together: latency is left out of that
+ *               window's reports and the stall is counted
  *   errors      share of exchanges with a failed outcome (per the semantics)
  *   timeouts    PENDING while requests wait past the expected time, UNHEALTHY once
  *               one waits past the timeout
@@ -33,7 +38,7 @@
 
 struct health_cfg {
 	uint64_t window_ns;        /* report period (1 s) */
-	uint64_t latency_floor_ns; /* latencies below this are never "slow" (2 ms) */
+	uint64_t latency_floor_ns; /* latencies below this are never "slow" (20 ms) */
 	double maybe_ratio;        /* p90 / baseline at which latency is MAYBE_UNHEALTHY (3) */
 	double unhealthy_ratio;    /* ... and UNHEALTHY (10) */
 	uint64_t objective_ns;     /* p90 above this is UNHEALTHY whatever the baseline (0: none) */
@@ -44,6 +49,8 @@ struct health_cfg {
 	uint64_t timeout_ns;       /* ... and this long UNHEALTHY (1 s) */
 	uint32_t retrans_maybe;    /* retransmits in a window that make it MAYBE_UNHEALTHY (3) */
 	uint32_t max_pairs;        /* (observer, subject) pairs tracked (4096) */
+	uint32_t stall_min_pairs;  /* host stall: at least this many pairs slow at once (3) ... */
+	double stall_share;        /* ... and at least this share of the pairs with latency (2/3) */
 };
 
 enum health_signal {
@@ -58,6 +65,7 @@ enum health_outcome { HEALTH_OK = 0, HEALTH_FAILED = 1, HEALTH_TIMED_OUT = 2 };
 struct health_stats {
 	uint64_t exchanges, failed, timed_out, waiting, signals;
 	uint64_t windows, reports;
+	uint64_t host_stalls;   /* windows in which most pairs were slow at once (not blamed) */
 	uint64_t pairs_dropped; /* evidence dropped: pair table full */
 	uint32_t pairs;         /* pairs tracked now */
 };

@@ -31,7 +31,10 @@ struct health_sink {
 	FILE *print;
 	bool live;
 	struct linker *lk;
-	uint64_t now;      /* event time (replay) or clock (live) */
+	uint64_t now;      /* when windows close: event time (replay) or clock (live) */
+	uint64_t ev_now;   /* newest event time consumed: what waiting requests are aged
+			      against, so a response still queued in the ring buffer
+			      never looks like a request still waiting */
 	struct owner *owners;
 	struct obs_sink sink;
 	struct health_sink_stats st;
@@ -72,6 +75,8 @@ static void hop_names(struct health_sink *hs, const struct lk_hop *h, const char
 	} else {
 		*subj = names_endpoint(hs->names, c->netns, h->saddr, h->sport);
 	}
+	if (c->state != LK_SIDE_ABSENT)
+		names_client_seen(hs->names, c->netns, c->pid, c->comm, 0, h->caddr);
 	*obs = c->state != LK_SIDE_ABSENT ? side_name(hs, c) : names_remote_client(hs->names, h->caddr);
 }
 
@@ -107,7 +112,8 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 	lat = c->state == LK_SIDE_DONE ? lk_hop_client_latency(h) : lk_hop_server_time(h);
 	kids = lk_hop_children_time(h);
 	lat = lat > kids ? lat - kids : 0;
-	t = c->t_resp_end ? c->t_resp_end : s->t_resp_end ? s->t_resp_end : h->done_at;
+	t = c->t_resp_end ? c->t_resp_end : s->t_resp_end ? s->t_resp_end
+		: c->t_gave_up ? c->t_gave_up : h->done_at;
 	if (flags & LK_F_TIMEOUT)
 		out = HEALTH_TIMED_OUT;
 	else if (hop_failed(h))
@@ -151,10 +157,10 @@ static void open_hop(const struct lk_hop *h, void *arg)
 		start = s->t_req_start;
 	else
 		return;
-	if (!start || start > hs->now)
+	if (!start || start > hs->ev_now)
 		return;
 	hop_names(hs, h, &obs, &subj);
-	health_waiting(hs->h, obs, subj, hs->now, hs->now - start);
+	health_waiting(hs->h, obs, subj, hs->now, hs->ev_now - start);
 }
 
 /* ---- connection signals --------------------------------------------------- */
@@ -166,14 +172,14 @@ static struct owner *owner_slot(struct health_sink *hs, uint64_t sock_id)
 }
 
 /* The event's addresses are raw (IPv4 in the first 4 bytes); names want IPv4-mapped. */
-static void to_mapped(const struct insitu_tuple *t, uint8_t out[16])
+static void to_mapped(const struct insitu_tuple *t, const uint8_t raw[16], uint8_t out[16])
 {
 	if (t->family == AF_INET) {
 		memset(out, 0, 10);
 		out[10] = out[11] = 0xff;
-		memcpy(out + 12, t->raddr, 4);
+		memcpy(out + 12, raw, 4);
 	} else {
-		memcpy(out, t->raddr, 16);
+		memcpy(out, raw, 16);
 	}
 }
 
@@ -193,7 +199,7 @@ static void signal_from(struct health_sink *hs, const struct insitu_conn_event *
 		hs->st.owners_unknown++;
 		return;
 	}
-	to_mapped(&ev->t, raddr);
+	to_mapped(&ev->t, ev->t.raddr, raddr);
 	subj = names_endpoint(hs->names, ev->netns, raddr, ev->t.rport);
 	hs->st.signals++;
 	health_signal(hs->h, obs, subj, ev->t_ns, sig);
@@ -204,9 +210,20 @@ static void on_conn(void *ctx, const struct insitu_conn_event *ev)
 	struct health_sink *hs = ctx;
 	struct owner *o;
 
-	if (!hs->live && ev->t_ns > hs->now)
-		hs->now = ev->t_ns;
+	uint8_t laddr[16];
+
+	if (ev->t_ns > hs->ev_now)
+		hs->ev_now = ev->t_ns;
+	if (!hs->live)
+		hs->now = hs->ev_now;
 	switch (ev->type) {
+	case INSITU_CONN_ACCEPT:
+		/* The server is known by its address from its first accepted connection,
+		 * before any request: clients never see it under a provisional name. */
+		to_mapped(&ev->t, ev->t.laddr, laddr);
+		names_server_seen(hs->names, ev->netns, ev->pid, ev->comm, ev->cgroup_id, laddr,
+				  ev->t.lport);
+		break;
 	case INSITU_CONN_CONNECT:
 		if (ev->err == ECONNREFUSED) {
 			signal_from(hs, ev, HEALTH_SIG_REFUSED);
@@ -249,8 +266,10 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 {
 	struct health_sink *hs = ctx;
 
-	if (!hs->live && ev->t_exit_ns > hs->now)
-		hs->now = ev->t_exit_ns;
+	if (ev->t_exit_ns > hs->ev_now)
+		hs->ev_now = ev->t_exit_ns;
+	if (!hs->live)
+		hs->now = hs->ev_now;
 }
 
 static void flush(void *ctx)

@@ -737,6 +737,7 @@ static void on_match_end(void *owner, enum match_reason why, void *arg)
 	s->flags |= why == MATCH_R_TIMEOUT ? LK_F_TIMEOUT
 		  : why == MATCH_R_CLOSED ? LK_F_CLOSED
 					  : LK_F_EVICTED;
+	s->t_gave_up = lk->now;
 	side_done(lk, s);
 }
 
@@ -901,6 +902,11 @@ static bool child_span(const struct lk_hop *c, uint64_t *a, uint64_t *b)
 	} else if (ss->state != LK_SIDE_ABSENT && ss->t_resp_start) {
 		*a = ss->t_req_end;
 		*b = ss->t_resp_start;
+	} else if (cs->state != LK_SIDE_ABSENT && cs->t_gave_up) {
+		/* never answered (the parent gave up, or the connection closed): the
+		 * parent was busy waiting on it all the same */
+		*a = cs->t_req_start;
+		*b = cs->t_gave_up;
 	} else {
 		return false;
 	}

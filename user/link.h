@@ -48,6 +48,7 @@ struct lk_side {
 	char comm[LK_COMM_LEN];
 	uint64_t conn;
 	uint64_t t_req_start, t_req_end, t_resp_start, t_resp_end;
+	uint64_t t_gave_up;  /* ended without a response (timeout, close): when */
 	uint32_t req_len, resp_len;
 	struct match_entry *waiting; /* in its connection's queue while open */
 	struct lk_hop *hop;

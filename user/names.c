@@ -514,9 +514,38 @@ const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t
 	return intern(n, buf);
 }
 
+/* Client addresses live in the endpoint table under a key no server can have. */
+#define CLIENT_KEY_NETNS 0xffffffffu
+#define CLIENT_KEY_PORT 0xffffu
+
+void names_client_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
+		       uint64_t cgroup, const uint8_t addr[16])
+{
+	struct endpoint *ep;
+
+	if (is_loopback(addr))
+		return; /* every namespace has one: says nothing about who */
+	ep = ep_slot(n, CLIENT_KEY_NETNS, addr, CLIENT_KEY_PORT);
+	if (!ep->port) {
+		if (n->n_eps >= EP_SLOTS / 2) {
+			n->st.endpoint_full++;
+			return;
+		}
+		ep->netns = CLIENT_KEY_NETNS;
+		ep->port = CLIENT_KEY_PORT;
+		memcpy(ep->addr, addr, 16);
+		n->n_eps++;
+	}
+	ep->name = node_get(n, netns, pid, comm, cgroup)->name;
+}
+
 const char *names_remote_client(struct names *n, const uint8_t addr[16])
 {
+	struct endpoint *ep = ep_slot(n, CLIENT_KEY_NETNS, addr, CLIENT_KEY_PORT);
 	char buf[INSITU_NAME_MAX];
+
+	if (ep->port)
+		return ep->name;
 
 	for (int i = 0; i < n->n_rules; i++)
 		if (n->rules[i].has_addr && !n->rules[i].port && !memcmp(n->rules[i].addr, addr, 16))

@@ -53,7 +53,13 @@ void names_server_seen(struct names *n, uint32_t netns, uint32_t pid, const char
 const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t addr[16],
 			   uint16_t port);
 
-/* A client never seen from its own side (another machine): named by its address. */
+/* A process was seen as a client with local address addr: a server that sees a
+ * request from addr, but not the client's own side of it, names the client so. */
+void names_client_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
+		       uint64_t cgroup, const uint8_t addr[16]);
+
+/* A client seen only from the server's side: the process last seen using addr, else
+ * the address itself (another machine). */
 const char *names_remote_client(struct names *n, const uint8_t addr[16]);
 
 /* Host name of a network namespace ("ns<inode>" when it has none). */

@@ -45,21 +45,23 @@ static void test_judge_latency(void **st)
 	struct health_cfg c;
 	health_cfg_defaults(&c);
 	(void)st;
-	/* below the floor nothing is slow, whatever the ratio */
-	assert_int_equal(health_judge_latency(&c, 1 * MS, 10000).status, INSITU_HEALTHY);
+	/* below the floor (20 ms) nothing is slow, whatever the ratio */
+	assert_int_equal(health_judge_latency(&c, 15 * MS, 10000).status, INSITU_HEALTHY);
 	/* no baseline yet: healthy unless an objective says otherwise */
 	assert_int_equal(health_judge_latency(&c, 500 * MS, 0).status, INSITU_HEALTHY);
 	c.objective_ns = 100 * MS;
 	assert_int_equal(health_judge_latency(&c, 500 * MS, 0).status, INSITU_UNHEALTHY);
 	c.objective_ns = 0;
-	/* against a 5 ms baseline: 2x fine, 5x maybe, 40x unhealthy */
-	assert_int_equal(health_judge_latency(&c, 10 * MS, 5 * MS).status, INSITU_HEALTHY);
-	assert_int_equal(health_judge_latency(&c, 25 * MS, 5 * MS).status, INSITU_MAYBE_UNHEALTHY);
-	struct insitu_value v = health_judge_latency(&c, 200 * MS, 5 * MS);
+	/* against a 30 ms baseline: 2x fine, 4x maybe, 13x unhealthy */
+	assert_int_equal(health_judge_latency(&c, 60 * MS, 30 * MS).status, INSITU_HEALTHY);
+	assert_int_equal(health_judge_latency(&c, 120 * MS, 30 * MS).status, INSITU_MAYBE_UNHEALTHY);
+	struct insitu_value v = health_judge_latency(&c, 400 * MS, 30 * MS);
 	assert_int_equal(v.status, INSITU_UNHEALTHY);
-	assert_true(v.score < 10);
-	/* a microsecond baseline is lifted to the floor: 1 ms is not "1000x slower" */
-	assert_int_equal(health_judge_latency(&c, 3 * MS, 1000).status, INSITU_HEALTHY);
+	assert_true(v.score < 20);
+	/* a microsecond baseline is lifted to the floor: 30 ms is not "30000x slower" */
+	assert_int_equal(health_judge_latency(&c, 30 * MS, 1000).status, INSITU_HEALTHY);
+	/* a 200 ms fault on a ~1 ms service clears the floor by 10x */
+	assert_int_equal(health_judge_latency(&c, 201 * MS, 1 * MS).status, INSITU_UNHEALTHY);
 }
 
 static void test_judge_errors(void **st)
@@ -176,6 +178,63 @@ static void test_connection_signals(void **st)
 	health_free(h);
 }
 
+/* Everyone slow at once is the observing host stalling: latency is not blamed on
+ * anyone that window (and counted); one slow subject among many still is. */
+static void test_host_stall(void **st)
+{
+	struct health_cfg c;
+	struct health *h = mk(&c);
+	static const char *subj[4] = {"s0@h:1", "s1@h:1", "s2@h:1", "s3@h:1"};
+	uint64_t t = 10 * SEC;
+	(void)st;
+	for (int w = 0; w < 4; w++, t += SEC)
+		for (int k = 0; k < 4; k++)
+			for (int i = 0; i < 10; i++)
+				health_exchange(h, A, subj[k], t + i * MS, 2 * MS, HEALTH_OK);
+	health_tick(h, t);
+	ngot = 0;
+	for (int k = 0; k < 4; k++) /* a stall: all four slow */
+		for (int i = 0; i < 10; i++)
+			health_exchange(h, A, subj[k], t + i * MS, 500 * MS, HEALTH_OK);
+	t += SEC;
+	health_tick(h, t);
+	assert_int_equal(ngot, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_null(metric(&got[i], "latency"));
+		assert_int_equal(metric(&got[i], "errors")->value.status, INSITU_HEALTHY);
+	}
+	assert_int_equal(health_stats(h)->host_stalls, 1);
+	ngot = 0;
+	for (int k = 0; k < 4; k++) /* one slow subject */
+		for (int i = 0; i < 10; i++)
+			health_exchange(h, A, subj[k], t + i * MS, k == 2 ? 500 * MS : 2 * MS, HEALTH_OK);
+	health_tick(h, t + SEC);
+	assert_int_equal(ngot, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(metric(&got[i], "latency")->value.status,
+				 !strcmp(got[i].subject, subj[2]) ? INSITU_UNHEALTHY : INSITU_HEALTHY);
+	assert_int_equal(health_stats(h)->host_stalls, 1);
+	health_free(h);
+}
+
+/* One or two exchanges are not enough to call a subject UNHEALTHY. */
+static void test_sparse_window(void **st)
+{
+	struct health_cfg c;
+	struct health *h = mk(&c);
+	uint64_t t = 10 * SEC;
+	(void)st;
+	for (int w = 0; w < 4; w++, t += SEC)
+		health_exchange(h, A, B, t, 2 * MS, HEALTH_OK);
+	health_tick(h, t);
+	ngot = 0;
+	health_exchange(h, A, B, t, 900 * MS, HEALTH_OK);
+	health_tick(h, t + SEC);
+	assert_int_equal(ngot, 1);
+	assert_int_equal(metric(&got[0], "latency")->value.status, INSITU_MAYBE_UNHEALTHY);
+	health_free(h);
+}
+
 /* The pair table is bounded: evidence beyond it is dropped and counted. */
 static void test_pair_bound(void **st)
 {
@@ -205,6 +264,8 @@ int main(void)
 		cmocka_unit_test(test_absence_is_not_health),
 		cmocka_unit_test(test_waiting_requests),
 		cmocka_unit_test(test_connection_signals),
+		cmocka_unit_test(test_host_stall),
+		cmocka_unit_test(test_sparse_window),
 		cmocka_unit_test(test_pair_bound),
 	};
 	return cmocka_run_group_tests_name("health", tests, NULL, NULL);
