@@ -365,6 +365,18 @@ static void http_header_line(struct sem_framer *f, size_t cn)
 	}
 }
 
+/* "HTTP/x.y NNN" from the server, "METHOD target" (upper-case token, space) to it. */
+static bool http_start_line(const struct sem_framer *f, size_t cn)
+{
+	const uint8_t *l = f->line;
+	if (f->dir == SEM_FROM_SERVER)
+		return cn >= 12 && !memcmp(l, "HTTP/", 5);
+	size_t i = 0;
+	while (i < cn && i < 20 && l[i] >= 'A' && l[i] <= 'Z')
+		i++;
+	return i > 0 && i < cn && l[i] == ' ';
+}
+
 static size_t step_http(struct sem_framer *f, const uint8_t *b, size_t n, sem_frame_fn fn, void *ctx)
 {
 	if (f->hstate == H_BODY || f->hstate == H_CHUNK_DATA) {
@@ -405,6 +417,12 @@ static size_t step_http(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 				continue;
 			}
 			if (cn > 0) {
+				/* a message must begin with a start line; anything else means we
+				 * joined the stream mid-message (late start, lost bytes) */
+				if (f->nlines == 1 && !http_start_line(f, cn)) {
+					lose_sync(f, fn, ctx);
+					return n;
+				}
 				http_header_line(f, cn);
 				return i;
 			}
@@ -541,7 +559,9 @@ static size_t step_resp(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 			return i;
 		default:
 			/* an inline command ("PING\r\n") is a whole message, but only at the top */
-			if (f->depth == 0) {
+			/* an inline command is a whole message, but only from a client at
+			 * the top level; anything else means we joined mid-message */
+			if (f->depth == 0 && f->dir == SEM_TO_SERVER) {
 				emit(f, fn, ctx, 0);
 			} else {
 				lose_sync(f, fn, ctx);

@@ -257,6 +257,38 @@ static void test_bounds(void **state)
 	sem_free(s);
 }
 
+/* Joining a connection mid-message (observer started late): the tail of a
+ * response is not taken for a response head; framing restarts at the next read. */
+static void test_late_start(void **state)
+{
+	(void)state;
+	struct sem_set *s = load(PROTO("{\"kind\":\"http1\"}"));
+	struct sem_framer *f = sem_framer_new(sem_protocol_at(s, 0), SEM_FROM_SERVER);
+	struct got g = { 0 };
+	const char *tail = "tent-Length: 2\r\n\r\nok";
+	const char *next = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	sem_framer_feed(f, (const uint8_t *)tail, strlen(tail), strlen(tail), 1, 1, on_frame, &g);
+	sem_framer_feed(f, (const uint8_t *)next, strlen(next), strlen(next), 2, 2, on_frame, &g);
+	assert_int_equal(g.n, 2);
+	assert_true(g.flags[0] & SEM_FR_ABORTED);
+	assert_int_equal(g.len[1], strlen(next));
+	assert_true(g.flags[1] & SEM_FR_GAP);
+	assert_int_equal(g.pos[1], strlen(tail));
+	sem_framer_free(f);
+	sem_free(s);
+	/* RESP: a reply joined in the middle of a bulk string */
+	s = load(PROTO("{\"kind\":\"resp\"}"));
+	f = sem_framer_new(sem_protocol_at(s, 0), SEM_FROM_SERVER);
+	memset(&g, 0, sizeof(g));
+	sem_framer_feed(f, (const uint8_t *)"lue\r\n", 5, 5, 1, 1, on_frame, &g);
+	sem_framer_feed(f, (const uint8_t *)"+OK\r\n", 5, 5, 2, 2, on_frame, &g);
+	assert_int_equal(g.n, 2);
+	assert_true(g.flags[0] & SEM_FR_ABORTED);
+	assert_string_equal(g.head[1], "+OK\r\n");
+	sem_framer_free(f);
+	sem_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_missing_bytes),
 		cmocka_unit_test(test_times_span_syscalls),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_late_start),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
