@@ -16,7 +16,7 @@ OBS=$BUILD/insitu-observer LINK=$BUILD/insitu-link
 [[ -x $OBS && -x $LINK ]] || skip_all "build insitu-observer and insitu-link first"
 HERE=$INSITU_ROOT/tests/integration
 SEM=$INSITU_ROOT/semantics
-DUR=${LINK_HTTP_DURATION:-3}
+DUR=${LINK_HTTP_DURATION:-2}
 
 # ---- topology: one namespace per node, veths into a bridge in a switch namespace
 netns_add sw
