@@ -28,8 +28,13 @@ attached_or_gone() { grep -q 'attached' "$2" || ! kill -0 "$1" 2>/dev/null; }
 verifier_log() {
 	"$OBS" -v -v --mode "$1" --duration 1 >/dev/null 2>"$TAP_TMP/verbose-$1.err"
 	diag "[$1] insitu-observer -v -v --mode $1: the verifier's log and the errors:"
-	awk '/BEGIN PROG LOAD LOG/ {on = 1} on || /failed|error/ {print} /END PROG LOAD LOG/ {on = 0}' \
-		"$TAP_TMP/verbose-$1.err" | tail -n 30 | cut -c1-300 |
+	# each refused program's log: its first lines and its end (where the verdict is)
+	awk '/BEGIN PROG LOAD LOG/ {on = 1; n = 0}
+	     on { blk[++n] = $0 }
+	     /END PROG LOAD LOG/ { on = 0
+		for (i = 1; i <= n; i++) if (i <= 4 || i > n - 14) print blk[i]; else if (i == 5) print "    ..."
+	     }
+	     !on && /failed|error/ { print }' "$TAP_TMP/verbose-$1.err" | tail -n 60 | cut -c1-300 |
 		while IFS= read -r l; do diag "    $l"; done
 }
 
