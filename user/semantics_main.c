@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "extract_kernel.h"
 #include "semantics.h"
 
 static const char usage_text[] =
 	"Usage: insitu-semantics check [-v] [--json] FILE...\n"
 	"       insitu-semantics frame [--json] [--split N] -s FILE[,FILE...] CAPTURE...\n"
+	"       insitu-semantics kernel FILE...\n"
 	"\n"
 	"Protocol semantics (docs/semantics.md) tell insitu how to split a protocol's\n"
 	"byte stream into messages and where each message's Rake ids are.\n"
@@ -29,6 +31,9 @@ static const char usage_text[] =
 	"        connection's transport and server port (default tcp, the semantics'\n"
 	"        first port).  --split N re-feeds every read in pieces of N bytes\n"
 	"        (1 = byte by byte): the output must not change.\n"
+	"\n"
+	"kernel  Shows which message types and ids compile into the in-kernel rule\n"
+	"        table (bpf/extract.h) and which stay in user space, rule by rule.\n"
 	"\n"
 	"Options:\n"
 	"  -s, --semantics FILES  comma-separated semantics files (frame)\n"
@@ -348,6 +353,67 @@ static int cmd_frame(int argc, char **argv)
 	return rc;
 }
 
+static const char *const slot_names[] = { "type", "link_id", "query_id", "response_id", "follow_id" };
+
+static int cmd_kernel(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "insitu-semantics kernel: no files given\n");
+		return 2;
+	}
+	static struct sem_diags d;
+	struct sem_set *set = sem_load((const char *const *)argv + 1, (size_t)(argc - 1), &d);
+	if (!set) {
+		sem_diags_print(&d, stderr);
+		return 1;
+	}
+	static struct xk_table t;
+	xk_compile(set, &t);
+	printf("%u of %u rules; ids in the kernel: %u, in user space: %u; types not compiled: %u; "
+	       "protocols not compiled (detect): %u; rules dropped (table full): %u\n",
+	       t.n_rules, INSITU_XR_MAX, t.ids_compiled, t.ids_user_space, t.types_skipped, t.protocols_skipped,
+	       t.rules_dropped);
+	for (uint32_t i = 0; i < t.n_rules; i++) {
+		const struct insitu_xrule *r = &t.rules[i];
+		const struct sem_protocol *p = t.pset_proto[r->pset];
+		if (r->kind == INSITU_XR_SIG) {
+			printf("%3u %-12s %-11s type %u: signature", i, sem_protocol_name(p),
+			       r->dir ? "from_server" : "to_server", r->tag);
+			for (int k = 0; k < INSITU_XR_CHECKS; k++) {
+				const struct insitu_xcheck *c = &r->chk[k];
+				if (!c->len)
+					continue;
+				printf(" %s@%u=", c->negate ? "!" : "", c->off);
+				bool masked = false;
+				for (int b = 0; b < c->len; b++) {
+					printf("%02x", c->val[b]);
+					masked |= c->mask[b] != 0xff;
+				}
+				if (masked) {
+					printf("/");
+					for (int b = 0; b < c->len; b++)
+						printf("%02x", c->mask[b]);
+				}
+			}
+			if (r->min_len)
+				printf(" min_len=%u", r->min_len);
+			printf("\n");
+			continue;
+		}
+		unsigned slot = r->tag & 0x0f;
+		printf("%3u %-12s %-11s   %s: ", i, "", "", slot_names[slot < 4 ? slot : 4]);
+		if (r->kind == INSITU_XR_OFFSET)
+			printf("bytes %u..%u%s\n", r->off, r->off + r->len, r->has_mask ? " masked" : "");
+		else if (r->kind == INSITU_XR_LSTRING)
+			printf("%u-byte-length string at %u (max %u)\n", r->lwidth, r->off, r->len);
+		else
+			printf("token after \"%.*s\" until 0x%02x (max %u)\n", r->lit_len, (const char *)r->lit, r->until,
+			       r->len);
+	}
+	sem_free(set);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -358,6 +424,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "frame"))
 		return cmd_frame(argc - 1, argv + 1);
-	fprintf(stderr, "insitu-semantics: unknown command \"%s\" (expected check or frame)\n%s", argv[1], usage_text);
+	if (!strcmp(argv[1], "kernel"))
+		return cmd_kernel(argc - 1, argv + 1);
+	fprintf(stderr, "insitu-semantics: unknown command \"%s\" (expected check, frame or kernel)\n%s", argv[1], usage_text);
 	return 2;
 }
