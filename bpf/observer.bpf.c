@@ -49,6 +49,9 @@ char LICENSE[] SEC("license") = "GPL";
 enum { NR_READ = 0, NR_WRITE = 1, NR_CLOSE = 3, NR_READV = 19, NR_WRITEV = 20, NR_CONNECT = 42,
        NR_ACCEPT = 43, NR_SENDTO = 44, NR_RECVFROM = 45, NR_SENDMSG = 46, NR_RECVMSG = 47,
        NR_ACCEPT4 = 288, NR_RECVMMSG = 299, NR_SENDMMSG = 307 };
+#define SYSCALL_ARG_BTF(regs, n)                                                                  \
+	((n) == 0 ? (regs)->di : (n) == 1 ? (regs)->si : (n) == 2 ? (regs)->dx :                 \
+	 (n) == 3 ? (regs)->r10 : (n) == 4 ? (regs)->r8 : (regs)->r9)
 #define SYSCALL_ARG(regs, n)                                                                      \
 	((n) == 0 ? BPF_CORE_READ(regs, di) : (n) == 1 ? BPF_CORE_READ(regs, si) :               \
 	 (n) == 2 ? BPF_CORE_READ(regs, dx) : (n) == 3 ? BPF_CORE_READ(regs, r10) :              \
@@ -58,6 +61,7 @@ enum { NR_READ = 63, NR_WRITE = 64, NR_CLOSE = 57, NR_READV = 65, NR_WRITEV = 66
        NR_ACCEPT = 202, NR_SENDTO = 206, NR_RECVFROM = 207, NR_SENDMSG = 211, NR_RECVMSG = 212,
        NR_ACCEPT4 = 242, NR_RECVMMSG = 243, NR_SENDMMSG = 269 };
 #define SYSCALL_ARG(regs, n) ((n) == 0 ? BPF_CORE_READ(regs, orig_x0) : BPF_CORE_READ(regs, regs[n]))
+#define SYSCALL_ARG_BTF(regs, n) ((n) == 0 ? (regs)->orig_x0 : (regs)->regs[n])
 #else
 #error "insitu observer: syscall numbers for this architecture are missing"
 #endif
@@ -85,7 +89,7 @@ struct stash {
 	__u64 t_enter;
 	__u64 sock_id;
 	struct sock *sk;
-	__u64 arg1, arg2, arg3, arg4, arg5; /* syscall args after the fd */
+	__u64 arg1, arg2, arg3, arg4; /* syscall args after the fd (3, 4: sendto/recvfrom only) */
 	__u32 nr;       /* enum insitu_syscall */
 	__u32 netns;
 	__u32 seq;
@@ -100,6 +104,15 @@ struct {
 	__type(key, __u64);
 	__type(value, struct stash);
 } stash SEC(".maps");
+
+/* tp_btf flavour: the same, in task-local storage -- a pointer away from the task
+ * instead of an LRU hash update per syscall, and freed with the task. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct stash);
+} tstash SEC(".maps");
 
 /* Filters (only consulted when the matching cfg.filter_* is set). */
 struct {
@@ -170,10 +183,18 @@ static __always_inline void count_n(__u32 idx, __u64 n)
 		*c += n;
 }
 
-static __always_inline __u64 rb_flags(void)
+/* Wake the consumer each time the queue grows past another multiple of
+ * cfg.wake_bytes.  A reader that is awake keeps reading without wakeups (epoll is
+ * level-triggered on the ring) and a wakeup costs microseconds, so waking on every
+ * record once past the threshold would spend them for nothing; waking only on the
+ * first crossing would strand a reader that stopped at a not-yet-committed record
+ * while the queue stayed above the threshold. */
+static __always_inline __u64 rb_flags(__u32 size)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg.wake_bytes ? BPF_RB_FORCE_WAKEUP
-										: BPF_RB_NO_WAKEUP;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 step = cfg.wake_bytes ? cfg.wake_bytes : 1;
+
+	return avail / step != (avail + size) / step ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline __u8 sys_of(long nr)
@@ -202,26 +223,46 @@ static __always_inline __u8 dir_of(__u32 sys)
 	return (sys & 1) ? INSITU_DIR_RECV : INSITU_DIR_SEND; /* odd numbers receive */
 }
 
+/* Two ways to read kernel memory, chosen at compile time per program flavour:
+ * tp_btf programs dereference BTF pointers directly (plain loads, made safe by the
+ * verifier), which is several times cheaper than raw_tp's one bpf_probe_read per
+ * field.  Pointers that reach us as plain numbers (an fd table slot, a void *, a
+ * sock kept in the stash) become BTF pointers again with bpf_rdonly_cast(); a
+ * kernel without that kfunc refuses the tp_btf object and the loader falls back. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#define CAST(type, p) ((type *)bpf_rdonly_cast((const void *)(p), bpf_core_type_id_kernel(type)))
+#define RD(btf, p, field) ((btf) ? (p)->field : BPF_CORE_READ(p, field))
+#define ARG(btf, regs, n) ((btf) ? SYSCALL_ARG_BTF(regs, n) : SYSCALL_ARG(regs, n))
+
 /* fd -> struct file of the current task (NULL when out of range / not open). */
-static __always_inline struct file *fd_file(int fd)
+static __always_inline struct file *fd_file(int fd, const bool btf)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *f = NULL;
 
-	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (btf) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		fdt = task->files->fdt;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		fdt = BPF_CORE_READ(task, files, fdt);
+	}
+	if (!fdt || fd < 0 || (unsigned int)fd >= RD(btf, fdt, max_fds))
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = RD(btf, fdt, fd);
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (btf && f)
+		f = CAST(struct file, f);
 	return f;
 }
 
 /* The inet TCP/UDP sock behind fd, or NULL.  Cheapest test first: most read/write
  * calls are on files and pipes, rejected after reading one inode field. */
-static __always_inline struct sock *fd_sock(int fd, __u64 *ino, __u16 *family, __u8 *proto)
+static __always_inline struct sock *fd_sock(int fd, __u64 *ino, __u16 *family, __u8 *proto,
+					    const bool btf)
 {
-	struct file *f = fd_file(fd);
+	struct file *f = fd_file(fd, btf);
 	struct inode *inode;
 	struct socket *so;
 	struct sock *sk;
@@ -229,29 +270,33 @@ static __always_inline struct sock *fd_sock(int fd, __u64 *ino, __u16 *family, _
 
 	if (!f)
 		return NULL;
-	inode = BPF_CORE_READ(f, f_inode);
-	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
+	inode = RD(btf, f, f_inode);
+	if (!inode || (RD(btf, inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
-	so = BPF_CORE_READ(f, private_data);
+	so = RD(btf, f, private_data);
 	if (!so)
 		return NULL;
-	sk = BPF_CORE_READ(so, sk);
+	if (btf)
+		so = CAST(struct socket, so);
+	sk = RD(btf, so, sk);
 	if (!sk)
 		return NULL;
-	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	*family = RD(btf, sk, __sk_common.skc_family);
 	if (*family != AF_INET && *family != AF_INET6)
 		return NULL;
-	type = BPF_CORE_READ(so, type);
-	*proto = BPF_CORE_READ(sk, sk_protocol);
+	type = RD(btf, so, type);
+	*proto = RD(btf, sk, sk_protocol);
 	if (!((type == SOCK_STREAM && *proto == IPPROTO_TCP) ||
 	      (type == SOCK_DGRAM && *proto == IPPROTO_UDP)))
 		return NULL;
-	*ino = BPF_CORE_READ(inode, i_ino);
+	*ino = RD(btf, inode, i_ino);
 	return sk;
 }
 
-static __always_inline __u32 sk_netns(const struct sock *sk)
+static __always_inline __u32 sk_netns(const struct sock *sk, const bool btf)
 {
+	if (btf)
+		return sk->__sk_common.skc_net.net->ns.inum;
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
@@ -268,19 +313,19 @@ static __always_inline __u64 sk_ino(const struct sock *sk)
 	return BPF_CORE_READ(f, f_inode, i_ino);
 }
 
-static __always_inline void sk_tuple(const struct sock *sk, struct insitu_tuple *t)
+static __always_inline void sk_tuple(const struct sock *sk, struct insitu_tuple *t, const bool btf)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = RD(btf, sk, __sk_common.skc_family);
 
 	t->family = family;
-	t->proto = BPF_CORE_READ(sk, sk_protocol);
-	t->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->proto = RD(btf, sk, sk_protocol);
+	t->lport = RD(btf, sk, __sk_common.skc_num);
 	if (!t->lport) /* unhashed on the way to CLOSE: the port is still in inet_sport */
 		t->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	t->rport = bpf_ntohs(RD(btf, sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 l = RD(btf, sk, __sk_common.skc_rcv_saddr);
+		__u32 r = RD(btf, sk, __sk_common.skc_daddr);
 		__builtin_memset(t->laddr, 0, 16);
 		__builtin_memset(t->raddr, 0, 16);
 		__builtin_memcpy(t->laddr, &l, 4);
@@ -289,6 +334,39 @@ static __always_inline void sk_tuple(const struct sock *sk, struct insitu_tuple 
 		BPF_CORE_READ_INTO(&t->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&t->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
+}
+
+static __always_inline void stash_put(__u64 pid_tgid, const struct stash *st, const bool btf)
+{
+	if (btf) {
+		struct stash *sp = bpf_task_storage_get(&tstash, bpf_get_current_task_btf(), 0,
+							BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (sp)
+			*sp = *st;
+	} else {
+		bpf_map_update_elem(&stash, &pid_tgid, st, BPF_ANY);
+	}
+}
+
+/* Moves this thread's stash entry (if any) to *out; false when there is none. */
+static __always_inline bool stash_take(__u64 pid_tgid, struct stash *out, const bool btf)
+{
+	struct stash *sp;
+
+	if (btf) {
+		sp = bpf_task_storage_get(&tstash, bpf_get_current_task_btf(), 0, 0);
+		if (!sp || !sp->nr)
+			return false;
+		*out = *sp;
+		sp->nr = 0;
+		return true;
+	}
+	sp = bpf_map_lookup_elem(&stash, &pid_tgid);
+	if (!sp)
+		return false;
+	*out = *sp;
+	bpf_map_delete_elem(&stash, &pid_tgid);
+	return true;
 }
 
 static __always_inline bool port_wanted(__u16 a, __u16 b)
@@ -346,17 +424,17 @@ static __always_inline void conn_fill_tcp(struct insitu_conn_event *e, const str
 
 /* Emit a lifecycle event for sk; sock_id 0 means "look it up from sk". */
 static __always_inline void emit_conn(const struct sock *sk, __u8 type, __s32 err, __u8 olds,
-				      __u8 news, __u64 sock_id)
+				      __u8 news, __u64 sock_id, const bool btf)
 {
 	struct insitu_conn_event e;
-	__u32 ns = sk_netns(sk);
+	__u32 ns = sk_netns(sk, btf);
 
 	if (cfg.filter_netns && !bpf_map_lookup_elem(&netns, &ns)) {
 		count(INSITU_CNT_FILTERED);
 		return;
 	}
 	conn_fill_common(&e, type);
-	sk_tuple(sk, &e.t);
+	sk_tuple(sk, &e.t, btf);
 	if (cfg.filter_ports && !port_wanted(e.t.lport, e.t.rport)) {
 		count(INSITU_CNT_FILTERED);
 		return;
@@ -367,13 +445,13 @@ static __always_inline void emit_conn(const struct sock *sk, __u8 type, __s32 er
 	e.new_state = news;
 	e.sock_id = sock_id ? sock_id : sk_ino(sk);
 	conn_fill_tcp(&e, sk);
-	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_flags()))
+	if (bpf_ringbuf_output(&events, &e, sizeof(e), rb_flags(sizeof(e))))
 		count(INSITU_CNT_DROP);
 	else
 		count(INSITU_CNT_CONN);
 }
 
-static __always_inline int on_set_state(const struct sock *sk, int olds, int news)
+static __always_inline int on_set_state(const struct sock *sk, int olds, int news, const bool btf)
 {
 	__u8 type;
 
@@ -387,62 +465,62 @@ static __always_inline int on_set_state(const struct sock *sk, int olds, int new
 		type = INSITU_CONN_CLOSE;
 	else
 		return 0;
-	emit_conn(sk, type, BPF_CORE_READ(sk, sk_err), olds, news, 0);
+	emit_conn(sk, type, BPF_CORE_READ(sk, sk_err), olds, news, 0, btf);
 	return 0;
 }
 
-static __always_inline int on_tcp_signal(const struct sock *sk, __u8 type)
+static __always_inline int on_tcp_signal(const struct sock *sk, __u8 type, const bool btf)
 {
 	if (!sk) /* a reset answering a packet for no socket: no tuple here */
 		return 0;
-	emit_conn(sk, type, BPF_CORE_READ(sk, sk_err), 0, 0, 0);
+	emit_conn(sk, type, BPF_CORE_READ(sk, sk_err), 0, 0, 0, btf);
 	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(btf_set_state, const struct sock *sk, int olds, int news)
 {
-	return on_set_state(sk, olds, news);
+	return on_set_state(sk, olds, news, true);
 }
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(raw_set_state, const struct sock *sk, int olds, int news)
 {
-	return on_set_state(sk, olds, news);
+	return on_set_state(sk, olds, news, false);
 }
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(btf_retransmit, const struct sock *sk)
 {
-	return on_tcp_signal(sk, INSITU_CONN_RETRANSMIT);
+	return on_tcp_signal(sk, INSITU_CONN_RETRANSMIT, true);
 }
 SEC("raw_tp/tcp_retransmit_skb")
 int BPF_PROG(raw_retransmit, const struct sock *sk)
 {
-	return on_tcp_signal(sk, INSITU_CONN_RETRANSMIT);
+	return on_tcp_signal(sk, INSITU_CONN_RETRANSMIT, false);
 }
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(btf_send_reset, const struct sock *sk)
 {
-	return on_tcp_signal(sk, INSITU_CONN_RESET_SENT);
+	return on_tcp_signal(sk, INSITU_CONN_RESET_SENT, true);
 }
 SEC("raw_tp/tcp_send_reset")
 int BPF_PROG(raw_send_reset, const struct sock *sk)
 {
-	return on_tcp_signal(sk, INSITU_CONN_RESET_SENT);
+	return on_tcp_signal(sk, INSITU_CONN_RESET_SENT, false);
 }
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(btf_receive_reset, const struct sock *sk)
 {
-	return on_tcp_signal(sk, INSITU_CONN_RESET_RECV);
+	return on_tcp_signal(sk, INSITU_CONN_RESET_RECV, true);
 }
 SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(raw_receive_reset, const struct sock *sk)
 {
-	return on_tcp_signal(sk, INSITU_CONN_RESET_RECV);
+	return on_tcp_signal(sk, INSITU_CONN_RESET_RECV, false);
 }
 
 /* ---------------------------------------------------------------- syscall entry */
 
-static __always_inline int on_enter(struct pt_regs *regs, long id)
+static __always_inline int on_enter(struct pt_regs *regs, long id, const bool btf)
 {
 	__u8 sys = sys_of(id);
 	__u64 pid_tgid, ino = 0;
@@ -461,21 +539,21 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 		/* the fd we care about is the one accept returns: resolve it at exit */
 		st.t_enter = bpf_ktime_get_ns();
 		st.nr = sys;
-		bpf_map_update_elem(&stash, &pid_tgid, &st, BPF_ANY);
+		stash_put(pid_tgid, &st, btf);
 		return 0;
 	}
-	fd = SYSCALL_ARG(regs, 0);
-	sk = fd_sock(fd, &ino, &family, &proto);
+	fd = ARG(btf, regs, 0);
+	sk = fd_sock(fd, &ino, &family, &proto, btf);
 	if (!sk)
 		return 0;
-	st.netns = sk_netns(sk);
+	st.netns = sk_netns(sk, btf);
 	if (cfg.filter_netns && !bpf_map_lookup_elem(&netns, &st.netns)) {
 		count(INSITU_CNT_FILTERED);
 		return 0;
 	}
 	if (cfg.filter_ports && sys != INSITU_SYS_CONNECT) { /* connect: decided at exit */
-		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-		__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+		__u16 lport = RD(btf, sk, __sk_common.skc_num);
+		__u16 rport = bpf_ntohs(RD(btf, sk, __sk_common.skc_dport));
 		if (!port_wanted(lport, rport)) {
 			if (proto != IPPROTO_UDP || rport) {
 				count(INSITU_CNT_FILTERED);
@@ -486,7 +564,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	}
 	if (sys == INSITU_SYS_CLOSE) {
 		/* the fd is gone at exit: report now */
-		emit_conn(sk, INSITU_CONN_SOCK_CLOSE, 0, 0, 0, ino);
+		emit_conn(sk, INSITU_CONN_SOCK_CLOSE, 0, 0, 0, ino, btf);
 		return 0;
 	}
 	st.t_enter = bpf_ktime_get_ns();
@@ -495,17 +573,19 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	st.nr = sys;
 	st.family = family;
 	st.proto = proto;
-	st.arg1 = SYSCALL_ARG(regs, 1);
-	st.arg2 = SYSCALL_ARG(regs, 2);
-	st.arg3 = SYSCALL_ARG(regs, 3);
-	st.arg4 = SYSCALL_ARG(regs, 4);
-	st.arg5 = SYSCALL_ARG(regs, 5);
+	st.arg1 = ARG(btf, regs, 1);
+	st.arg2 = ARG(btf, regs, 2);
+	if (sys == INSITU_SYS_SENDTO || sys == INSITU_SYS_RECVFROM) { /* flags, address */
+		st.arg3 = ARG(btf, regs, 3);
+		st.arg4 = ARG(btf, regs, 4);
+	}
 	if (proto == IPPROTO_TCP && sys != INSITU_SYS_CONNECT) {
 		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-		st.seq = dir_of(sys) == INSITU_DIR_SEND ? BPF_CORE_READ(tp, write_seq)
-							: BPF_CORE_READ(tp, copied_seq);
+		if (btf)
+			tp = CAST(struct tcp_sock, sk);
+		st.seq = dir_of(sys) == INSITU_DIR_SEND ? RD(btf, tp, write_seq) : RD(btf, tp, copied_seq);
 	}
-	bpf_map_update_elem(&stash, &pid_tgid, &st, BPF_ANY);
+	stash_put(pid_tgid, &st, btf);
 	return 0;
 }
 
@@ -519,6 +599,7 @@ struct msg_ctx {
 	__u64 vec;      /* mmsg: user struct mmsghdr array */
 	__u32 nmsg;     /* mmsg: messages moved */
 	__u32 seq;      /* running TCP position across mmsg messages */
+	__u64 pid_tgid;
 	__u16 mflags;   /* flags for every message of this call */
 };
 
@@ -589,7 +670,7 @@ static __always_inline __u32 copy_iov(struct payload_buf *p, const struct iovec 
  * iovcnt == 0 and buf: a flat user buffer of buflen bytes.  name: user sockaddr. */
 static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void *buf, __u64 buflen,
 				     const struct iovec *iov, __u64 iovcnt, const void *name,
-				     __u16 index)
+				     __u16 index, const bool btf)
 {
 	__u32 zero = 0, cap = 0, ids = 0, size;
 	struct payload_buf *p = bpf_map_lookup_elem(&scratch, &zero);
@@ -606,8 +687,8 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 	ev->t_exit_ns = m->t_exit;
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 	ev->sock_id = m->st.sock_id;
-	ev->pid = bpf_get_current_pid_tgid() >> 32;
-	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	ev->pid = m->pid_tgid >> 32;
+	ev->tid = (__u32)m->pid_tgid;
 	ev->netns = m->st.netns;
 	ev->ret = m->ret;
 	ev->bytes = bytes;
@@ -617,7 +698,7 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 	ev->syscall = m->st.nr;
 	ev->msg_index = index;
 	ev->msg_count = m->nmsg ? m->nmsg : 1;
-	sk_tuple(m->st.sk, &ev->t);
+	sk_tuple(btf ? CAST(struct sock, m->st.sk) : m->st.sk, &ev->t, btf);
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if (m->st.proto == IPPROTO_UDP && name)
 		peer_from_user(ev, name);
@@ -669,13 +750,13 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 	size = sizeof(*ev) + ids + cap;
 	BOUND(size, sizeof(*mb));
 	ev->hdr.size = size;
-	if (bpf_ringbuf_output(&events, mb, size, rb_flags()))
+	if (bpf_ringbuf_output(&events, mb, size, rb_flags(size)))
 		count(INSITU_CNT_DROP);
 	else
 		count(INSITU_CNT_MSG);
 }
 
-static long mmsg_one(__u32 i, void *data)
+static __always_inline long mmsg_one(__u32 i, void *data, const bool btf)
 {
 	struct msg_ctx *m = data;
 	struct mmsghdr *uv = (struct mmsghdr *)m->vec;
@@ -688,22 +769,22 @@ static long mmsg_one(__u32 i, void *data)
 		return 1;
 	}
 	emit_msg(m, h.msg_len, NULL, 0, h.msg_hdr.msg_iov, h.msg_hdr.msg_iovlen, h.msg_hdr.msg_name,
-		 i);
+		 i, btf);
 	m->seq += h.msg_len;
 	return 0;
 }
+static long mmsg_one_btf(__u32 i, void *data) { return mmsg_one(i, data, true); }
+static long mmsg_one_raw(__u32 i, void *data) { return mmsg_one(i, data, false); }
 
-static __always_inline int on_exit(long ret)
+static __always_inline int on_exit(long ret, const bool btf)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct stash *sp = bpf_map_lookup_elem(&stash, &pid_tgid);
 	struct msg_ctx m = {};
 	__u32 sys;
 
-	if (!sp)
+	if (!stash_take(pid_tgid, &m.st, btf))
 		return 0;
-	m.st = *sp;
-	bpf_map_delete_elem(&stash, &pid_tgid);
+	m.pid_tgid = pid_tgid;
 	m.t_exit = bpf_ktime_get_ns();
 	m.ret = ret;
 	m.seq = m.st.seq;
@@ -717,43 +798,43 @@ static __always_inline int on_exit(long ret)
 
 		if (ret < 0)
 			return 0;
-		sk = fd_sock(ret, &ino, &family, &proto);
+		sk = fd_sock(ret, &ino, &family, &proto, btf);
 		if (sk && proto == IPPROTO_TCP)
-			emit_conn(sk, INSITU_CONN_ACCEPT, 0, 0, 0, ino);
+			emit_conn(sk, INSITU_CONN_ACCEPT, 0, 0, 0, ino, btf);
 		return 0;
 	}
 	if (sys == INSITU_SYS_CONNECT) {
 		if (ret == -EINTR)
 			return 0;
-		emit_conn(m.st.sk, ret == 0 || ret == -EINPROGRESS ? INSITU_CONN_CONNECT
+		emit_conn(btf ? CAST(struct sock, m.st.sk) : m.st.sk, ret == 0 || ret == -EINPROGRESS ? INSITU_CONN_CONNECT
 								   : INSITU_CONN_CONNECT_FAILED,
-			  -ret, 0, 0, m.st.sock_id);
+			  -ret, 0, 0, m.st.sock_id, btf);
 		return 0;
 	}
 	if (ret == -EAGAIN || ret == -EINTR)
 		return 0;
 	if (ret < 0) {
 		m.mflags |= INSITU_F_ERROR;
-		emit_msg(&m, 0, NULL, 0, NULL, 0, NULL, 0);
+		emit_msg(&m, 0, NULL, 0, NULL, 0, NULL, 0, btf);
 		return 0;
 	}
 
 	switch (sys) {
 	case INSITU_SYS_READ:
 	case INSITU_SYS_WRITE:
-		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, NULL, 0);
+		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, NULL, 0, btf);
 		break;
 	case INSITU_SYS_SENDTO:
-		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, (void *)m.st.arg4, 0);
+		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, (void *)m.st.arg4, 0, btf);
 		break;
 	case INSITU_SYS_RECVFROM:
 		if (m.st.arg3 & MSG_PEEK)
 			m.mflags |= INSITU_F_PEEK;
-		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, (void *)m.st.arg4, 0);
+		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, (void *)m.st.arg4, 0, btf);
 		break;
 	case INSITU_SYS_READV:
 	case INSITU_SYS_WRITEV:
-		emit_msg(&m, ret, NULL, 0, (struct iovec *)m.st.arg1, m.st.arg2, NULL, 0);
+		emit_msg(&m, ret, NULL, 0, (struct iovec *)m.st.arg1, m.st.arg2, NULL, 0, btf);
 		break;
 	case INSITU_SYS_SENDMSG:
 	case INSITU_SYS_RECVMSG: {
@@ -765,7 +846,7 @@ static __always_inline int on_exit(long ret)
 		}
 		if (sys == INSITU_SYS_RECVMSG && (m.st.arg2 & MSG_PEEK))
 			m.mflags |= INSITU_F_PEEK;
-		emit_msg(&m, ret, NULL, 0, h.msg_iov, h.msg_iovlen, h.msg_name, 0);
+		emit_msg(&m, ret, NULL, 0, h.msg_iov, h.msg_iovlen, h.msg_name, 0, btf);
 		break;
 	}
 	case INSITU_SYS_SENDMMSG:
@@ -776,7 +857,7 @@ static __always_inline int on_exit(long ret)
 			m.mflags |= INSITU_F_MMSG_CUT;
 			count_n(INSITU_CNT_MMSG_CUT, ret - INSITU_MAX_MMSG);
 		}
-		bpf_loop(INSITU_MAX_MMSG, mmsg_one, &m, 0);
+		bpf_loop(INSITU_MAX_MMSG, btf ? mmsg_one_btf : mmsg_one_raw, &m, 0);
 		break;
 	}
 	return 0;
@@ -785,20 +866,20 @@ static __always_inline int on_exit(long ret)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(btf_sys_enter, struct pt_regs *regs, long id)
 {
-	return on_enter(regs, id);
+	return on_enter(regs, id, true);
 }
 SEC("tp_btf/sys_exit")
 int BPF_PROG(btf_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret);
+	return on_exit(ret, true);
 }
 SEC("raw_tp/sys_enter")
 int BPF_PROG(raw_sys_enter, struct pt_regs *regs, long id)
 {
-	return on_enter(regs, id);
+	return on_enter(regs, id, false);
 }
 SEC("raw_tp/sys_exit")
 int BPF_PROG(raw_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret);
+	return on_exit(ret, false);
 }

@@ -63,7 +63,9 @@ static const char usage[] =
 "\n"
 "Kernel counters (--stats): msg_events, conn_events, ringbuf_drops (events lost\n"
 "because the ring buffer was full), truncated, filtered, stash_miss, copy_fail,\n"
-"mmsg_cut, iov_cut; user-space: records, invalid, dump/record errors.\n"
+"mmsg_cut, iov_cut, bpf_run_ns/bpf_run_cnt (time in our programs, counted while\n"
+"sysctl kernel.bpf_stats_enabled=1); user-space: records, invalid, dump/record\n"
+"errors.\n"
 "\n"
 "Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.\n"
 "Examples:\n"
@@ -136,11 +138,18 @@ static void print_stats(struct run *r, struct observer *o, FILE *out)
 	const struct obs_pipeline_stats *s = &r->pipe.st;
 	int have_k = o && observer_counters(o, k) == 0;
 
+	uint64_t run_ns = 0, run_cnt = 0;
+
+	if (o)
+		observer_prog_stats(o, &run_ns, &run_cnt);
 	if (r->json) {
 		fputc('{', out);
-		if (have_k)
+		if (have_k) {
 			for (int i = 0; i < INSITU_CNT_MAX; i++)
 				fprintf(out, "\"%s\":%" PRIu64 ",", observer_counter_names[i], k[i]);
+			fprintf(out, "\"bpf_run_ns\":%" PRIu64 ",\"bpf_run_cnt\":%" PRIu64 ",", run_ns,
+				run_cnt);
+		}
 		fprintf(out,
 			"\"records\":%" PRIu64 ",\"msgs\":%" PRIu64 ",\"conns\":%" PRIu64
 			",\"bytes\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"unknown\":%" PRIu64
@@ -148,9 +157,12 @@ static void print_stats(struct run *r, struct observer *o, FILE *out)
 			s->records, s->msgs, s->conns, s->bytes, s->invalid, s->unknown,
 			r->dump_st.write_errors, r->rec.errors);
 	} else {
-		if (have_k)
+		if (have_k) {
 			for (int i = 0; i < INSITU_CNT_MAX; i++)
 				fprintf(out, "%-16s %" PRIu64 "\n", observer_counter_names[i], k[i]);
+			fprintf(out, "%-16s %" PRIu64 "\n%-16s %" PRIu64 "\n", "bpf_run_ns", run_ns,
+				"bpf_run_cnt", run_cnt);
+		}
 		fprintf(out,
 			"%-16s %" PRIu64 "\n%-16s %" PRIu64 "\n%-16s %" PRIu64 "\n%-16s %" PRIu64
 			"\n%-16s %" PRIu64 "\n%-16s %" PRIu64 "\n",

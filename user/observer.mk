@@ -31,3 +31,9 @@ $(BUILD)/tests/tools/trafficgen: tests/tools/trafficgen.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -o $@ $(LDFLAGS)
 TEST_BINS += $(BUILD)/tests/tools/trafficgen
+
+# Overhead benchmark's load: TCP ping-pong (tests/bench/observer.sh).
+$(BUILD)/tests/bench/pingpong: tests/bench/pingpong.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< -o $@ -lpthread $(LDFLAGS)
+BENCH_BINS += $(BUILD)/tests/bench/pingpong

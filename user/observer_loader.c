@@ -259,3 +259,23 @@ int observer_counters(const struct observer *o, uint64_t out[INSITU_CNT_MAX])
 	free(vals);
 	return 0;
 }
+
+int observer_prog_stats(const struct observer *o, uint64_t *run_ns, uint64_t *run_cnt)
+{
+	struct bpf_program *p;
+
+	*run_ns = *run_cnt = 0;
+	bpf_object__for_each_program(p, o->skel->obj) {
+		struct bpf_prog_info info;
+		uint32_t len = sizeof(info);
+
+		if (!bpf_program__autoload(p))
+			continue;
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+			return -1;
+		*run_ns += info.run_time_ns;
+		*run_cnt += info.run_cnt;
+	}
+	return 0;
+}

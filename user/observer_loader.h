@@ -63,6 +63,10 @@ int observer_add_port(struct observer *o, uint16_t port);
 /* Sums of the per-CPU kernel counters (enum insitu_counter). */
 int observer_counters(const struct observer *o, uint64_t out[INSITU_CNT_MAX]);
 
+/* Run time and run count summed over the attached programs (non-zero only while
+ * sysctl kernel.bpf_stats_enabled=1). */
+int observer_prog_stats(const struct observer *o, uint64_t *run_ns, uint64_t *run_cnt);
+
 extern const char *const observer_counter_names[INSITU_CNT_MAX];
 
 #endif
