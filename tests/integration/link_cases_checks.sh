@@ -24,3 +24,6 @@ is "late-starting observer: nothing invented for the unseen request" "$(hop /bef
 is "unanswered request: timeout" "$(hop /stall | jq -c '{o, f}')" '{"o":"timeout","f":["timeout"]}'
 lat=$(jq -r '.. | objects | select(has("hop") and .label == "GET /split") | .latency_ns' "$PATHS" | tail -n1)
 ok "split request: latency covers the pauses between pieces (>= 100 ms)" test "${lat:-0}" -ge 100000000
+fan=$(jq -c '.root | select(.label == "GET /fan") | {s: .server.comm, kids: [.children[] | {l: .label, s: .server.comm, o: .outcome}]}' "$PATHS")
+is "fan-out: nginx's request has both upstream calls (proxied and mirrored) as children" "$fan" \
+	'{"s":"nginx","kids":[{"l":"GET /fan","s":"python3","o":"ok"},{"l":"GET /fan","s":"python3","o":"ok"}]}'

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The linking rules on a committed recording of real programs (made by link_cases.sh
 # with LINK_KEEP=DIR: a python HTTP/1.1 server and clients doing pipelining, a split
-# request, port and fd reuse, a late-starting observer and an unanswered request).
+# request, port and fd reuse, a late-starting observer, an unanswered request, and
+# nginx mirroring a request: fan-out).
 # Needs no root and no kernel: it replays the events through insitu-link and checks
 # every case, so a change in the linker shows up here first.
 # timeout: 30
@@ -15,7 +16,7 @@ ok "replay of the recording" "$LINK" -r "$HERE/link_fixtures/cases.zst" \
 	-s "$INSITU_ROOT/semantics/http.json" --timeout 500 --linger 100
 "$LINK" -r "$HERE/link_fixtures/cases.zst" -s "$INSITU_ROOT/semantics/http.json" \
 	--timeout 500 --linger 100 >"$PATHS"
-is "one path per request (9 requests seen)" "$(wc -l <"$PATHS" | tr -d ' ')" 9
+is "one path per request (10 requests seen)" "$(wc -l <"$PATHS" | tr -d ' ')" 10
 . "$HERE/link_cases_checks.sh"
 tree=$("$LINK" -r "$HERE/link_fixtures/cases.zst" -s "$INSITU_ROOT/semantics/http.json" \
 	--timeout 500 --linger 100 --tree)
