@@ -253,6 +253,7 @@ void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 		d->next += bytes;
 		x.base = d->base;
 	}
+	ls->st.truncated_bytes += bytes - cap;
 	sem_framer_feed(f, payload, cap, bytes, ev->t_enter_ns, ev->t_exit_ns, on_frame, &x);
 	c->last[sd] = *ev;
 	c->has_last[sd] = true;
@@ -343,9 +344,9 @@ void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)
 	fprintf(out,
 		"linker: events %" PRIu64 " filtered %" PRIu64 " skipped %" PRIu64 " frames %" PRIu64
 		" no_protocol %" PRIu64 " gaps %" PRIu64 " (%" PRIu64 " bytes) overlaps %" PRIu64
-		" closes %" PRIu64 "\n",
+		" closes %" PRIu64 " truncated_bytes %" PRIu64 "\n",
 		ls->st.events, ls->st.filtered, ls->st.skipped, ls->st.frames, ls->st.no_protocol, ls->st.gaps,
-		ls->st.gap_bytes, ls->st.overlaps, ls->st.closes);
+		ls->st.gap_bytes, ls->st.overlaps, ls->st.closes, ls->st.truncated_bytes);
 	fprintf(out,
 		"linker: connections live %" PRIu64 " created %" PRIu64 " closed %" PRIu64
 		" evicted %" PRIu64 "\n",

@@ -47,6 +47,7 @@ struct linker_opts {
 struct linker_stats {
 	uint64_t events, skipped, no_protocol, gaps, gap_bytes, overlaps, frames;
 	uint64_t closes, filtered;
+	uint64_t truncated_bytes; /* moved but not captured (beyond the payload prefix) */
 };
 
 struct linker_sink;
