@@ -44,6 +44,7 @@ static const char usage[] =
 "      --max-hops N        hops held at once (65536)\n"
 "      --max-conns N       connections tracked, least recently used evicted (16384)\n"
 "      --stats             print the linker's counters on stderr at the end\n"
+"      --json              with --stats: the counters as one JSON object\n"
 "      --bench             print throughput (messages/s) and peak memory on stderr;\n"
 "                          paths are counted, not printed\n"
 "  -h, --help              this text\n"
@@ -163,7 +164,7 @@ int main(int argc, char **argv)
 {
 	log_init("insitu-link", LOG_WARN);
 	enum { O_TREE = 256, O_NOIDS, O_NOTHREAD, O_TIMEOUT, O_WINDOW, O_LINGER, O_FANOUT,
-	       O_HOPS, O_CONNS, O_STATS, O_BENCH, O_NETNS };
+	       O_HOPS, O_CONNS, O_STATS, O_BENCH, O_NETNS, O_JSON };
 	static const struct option opts[] = {
 		{ "replay", required_argument, 0, 'r' },
 		{ "semantics", required_argument, 0, 's' },
@@ -178,6 +179,7 @@ int main(int argc, char **argv)
 		{ "max-conns", required_argument, 0, O_CONNS },
 		{ "netns", required_argument, 0, O_NETNS },
 		{ "stats", no_argument, 0, O_STATS },
+		{ "json", no_argument, 0, O_JSON },
 		{ "bench", no_argument, 0, O_BENCH },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
@@ -187,7 +189,7 @@ int main(int argc, char **argv)
 	const char *replay = NULL;
 	const char **sems = NULL;
 	size_t nsem = 0;
-	bool stats = false, bench = false;
+	bool stats = false, bench = false, json = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "r:s:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -221,6 +223,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_STATS: stats = true; break;
+		case O_JSON: json = true; break;
 		case O_BENCH: bench = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
@@ -311,7 +314,9 @@ int main(int argc, char **argv)
 	}
 	(void)bench_paths;
 	(void)count_only;
-	if (stats)
+	if (stats && json)
+		linker_sink_print_stats_json(ls, stderr);
+	else if (stats)
 		linker_sink_print_stats(ls, stderr);
 	obs_reader_close(&rd);
 	free(raw);

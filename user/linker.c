@@ -373,6 +373,44 @@ void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)
 		s->paths_incomplete);
 }
 
+void linker_sink_print_stats_json(const struct linker_sink *ls, FILE *out)
+{
+	const struct lk_stats *s = lk_stats(ls->lk);
+	const struct match_stats *m = lk_match_stats(ls->lk);
+	const struct linker_stats *e = &ls->st;
+	const struct conn_stats *c = &ls->conns.st;
+	fprintf(out,
+		"{\"events\":%" PRIu64 ",\"filtered\":%" PRIu64 ",\"skipped\":%" PRIu64
+		",\"frames\":%" PRIu64 ",\"no_protocol\":%" PRIu64 ",\"gaps\":%" PRIu64
+		",\"gap_bytes\":%" PRIu64 ",\"overlaps\":%" PRIu64 ",\"closes\":%" PRIu64
+		",\"truncated_bytes\":%" PRIu64,
+		e->events, e->filtered, e->skipped, e->frames, e->no_protocol, e->gaps, e->gap_bytes,
+		e->overlaps, e->closes, e->truncated_bytes);
+	fprintf(out,
+		",\"conns_live\":%" PRIu64 ",\"conns_created\":%" PRIu64 ",\"conns_closed\":%" PRIu64
+		",\"conns_evicted\":%" PRIu64,
+		c->live, c->created, c->closed, c->evicted);
+	fprintf(out,
+		",\"messages\":%" PRIu64 ",\"requests\":%" PRIu64 ",\"responses\":%" PRIu64
+		",\"oneway\":%" PRIu64 ",\"unknown_role\":%" PRIu64 ",\"hops\":%" PRIu64
+		",\"joined\":%" PRIu64 ",\"linked_id\":%" PRIu64 ",\"linked_thread\":%" PRIu64
+		",\"link_ambiguous\":%" PRIu64 ",\"no_parent\":%" PRIu64 ",\"no_link_id\":%" PRIu64
+		",\"fanout_capped\":%" PRIu64 ",\"depth_capped\":%" PRIu64
+		",\"follow_dropped\":%" PRIu64 ",\"hops_evicted\":%" PRIu64
+		",\"queues_evicted\":%" PRIu64,
+		s->messages, s->requests, s->responses, s->oneway, s->unknown_role, s->hops,
+		s->joined, s->linked_id, s->linked_thread, s->link_ambiguous, s->link_none,
+		s->no_link_id, s->fanout_capped, s->depth_capped, s->follow_dropped,
+		s->hops_evicted, s->conns_evicted);
+	fprintf(out,
+		",\"match_id\":%" PRIu64 ",\"match_fifo\":%" PRIu64 ",\"match_ambiguous\":%" PRIu64
+		",\"timeouts\":%" PRIu64 ",\"late\":%" PRIu64 ",\"unmatched\":%" PRIu64
+		",\"closed\":%" PRIu64 ",\"waiting_evicted\":%" PRIu64 ",\"paths\":%" PRIu64
+		",\"paths_incomplete\":%" PRIu64 "}\n",
+		m->matched_id, m->matched_fifo, m->ambiguous, m->timeouts, m->late, m->unmatched,
+		m->closed, m->evicted_queue + m->evicted_total, s->paths, s->paths_incomplete);
+}
+
 void linker_sink_free(struct linker_sink *ls)
 {
 	if (!ls)

@@ -57,6 +57,8 @@ struct linker_sink *linker_sink_new(const struct sem_set *sem, const struct link
 struct obs_sink *linker_sink_obs(struct linker_sink *ls);
 void linker_sink_finish(struct linker_sink *ls);
 void linker_sink_print_stats(const struct linker_sink *ls, FILE *out);
+/* The same counters as one JSON object on one line (for programs). */
+void linker_sink_print_stats_json(const struct linker_sink *ls, FILE *out);
 void linker_sink_free(struct linker_sink *ls);
 
 /* For tests and benchmarks: the same path without the pipeline. */

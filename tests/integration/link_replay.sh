@@ -21,4 +21,8 @@ is "one path per request (10 requests seen)" "$(wc -l <"$PATHS" | tr -d ' ')" 10
 tree=$("$LINK" -r "$HERE/link_fixtures/cases.zst" -s "$INSITU_ROOT/semantics/http.json" \
 	--timeout 500 --linger 100 --tree)
 ok "tree view names both ends of a hop" grep -q 'python3\[[0-9]*\]@[0-9]* -> python3\[[0-9]*\]@[0-9]*  http GET /pipe1' <<<"$tree"
+st=$("$LINK" -r "$HERE/link_fixtures/cases.zst" -s "$INSITU_ROOT/semantics/http.json" \
+	--timeout 500 --linger 100 --stats --json 2>&1 >/dev/null)
+is "--stats --json: counters as one JSON object" "$(jq -c '{paths, paths_incomplete, hops_evicted}' <<<"$st")" \
+	'{"paths":10,"paths_incomplete":0,"hops_evicted":0}'
 done_testing
