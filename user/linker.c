@@ -59,7 +59,6 @@ static void on_frame(void *arg, const struct sem_frame *fr);
 static void on_conn_end(struct conn *c, bool evicted, void *arg)
 {
 	struct linker_sink *ls = arg;
-	(void)evicted;
 	for (int sd = 0; sd < 2; sd++) {
 		if (!c->fr[sd] || !c->has_last[sd])
 			continue;
@@ -67,7 +66,10 @@ static void on_conn_end(struct conn *c, bool evicted, void *arg)
 				      .base = c->dir[sd].base };
 		sem_framer_flush(c->fr[sd], on_frame, &x);
 	}
-	lk_conn_closed(ls->lk, c->id, 0);
+	/* Evicted (table full) is not closed: its waiting requests run into their
+	 * timeout in the linker's own bounded queues rather than being called closed. */
+	if (!evicted)
+		lk_conn_closed(ls->lk, c->id, 0);
 }
 
 /* Kernel tuple (IPv4 in the first 4 bytes) -> IPv4-mapped IPv6. */
