@@ -119,8 +119,53 @@ one_mode() {
 	fi
 }
 
+# Linked paths: a client in namespace a asks a proxy in namespace b, which asks a
+# backend beside it (RESP on the ports semantics/redis.json names).  Recorded with
+# --record, linked by insitu-link with the shipped semantics: one path of two hops,
+# each end in its own namespace.
+linked_path() {
+	local LINK=$BUILD/insitu-link pid rec=$TAP_TMP/link.zst got
+	if [[ ! -x $LINK ]]; then skip "linked path" "insitu-link not built"; return; fi
+	cat > "$TAP_TMP/backend.sh" <<-'EOF'
+	#!/bin/sh
+	# one RESP command of five lines in, one bulk string out
+	IFS= read -r a; IFS= read -r b; IFS= read -r c; IFS= read -r d; IFS= read -r e
+	printf '$3\r\nbar\r\n'
+	EOF
+	chmod +x "$TAP_TMP/backend.sh"
+	"$OBS" --record "$rec" --port 6379 --port 6380 2>"$TAP_TMP/link-obs.err" &
+	pid=$!
+	at_exit "kill_pid $pid"
+	wait_for 120 attached_or_gone "$pid" "$TAP_TMP/link-obs.err"
+	if ! grep -q attached "$TAP_TMP/link-obs.err"; then
+		fail "linked path: observer records" "$(head -c 600 "$TAP_TMP/link-obs.err")"
+		return
+	fi
+	bg_start backend ip netns exec "$NS_b" socat -T20 TCP-LISTEN:6379,bind=127.0.0.1,reuseaddr,fork "EXEC:$TAP_TMP/backend.sh"
+	bg_start proxy ip netns exec "$NS_b" socat -T20 TCP-LISTEN:6380,reuseaddr,fork TCP:127.0.0.1:6379
+	wait_for 30 ip netns exec "$NS_b" sh -c 'ss -Hltn | grep -q :6379 && ss -Hltn | grep -q :6380'
+	got=$(printf '*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n' | ip netns exec "$NS_a" socat -t20 -T20 - TCP:10.9.0.2:6380 | tr -d '\r')
+	is "linked path: GET through the proxy" "$got" $'$3\nbar'
+	sleep 1
+	kill -INT "$pid"; wait "$pid"
+	"$LINK" -r "$rec" -s "$INSITU_ROOT/semantics" > "$TAP_TMP/paths.json" 2>"$TAP_TMP/link.err"
+	is "linked path: insitu-link reads the recording" "$?" 0
+	got=$(jq -r 'select(.hops == 2) | [.root.label, .root.link_id, .root.outcome,
+		(.root.client.netns == '"$ino_a"'), (.root.server.netns == '"$ino_b"'),
+		(.root.children | length), .root.children[0].label,
+		(.root.children[0].client.netns == '"$ino_b"'), (.root.children[0].server.addr)] | join(" ")' \
+		"$TAP_TMP/paths.json" 2>/dev/null | head -n1)
+	is "linked path: client(a) -> proxy(b) -> backend(b), one path of two hops" "$got" \
+		"GET foo ok true true 1 GET true 127.0.0.1:6379"
+	if ((TAP_FAILED)); then
+		diag "paths:"; cut -c1-400 "$TAP_TMP/paths.json" | head -n 5 | sed 's/^/    /' | while IFS= read -r l; do diag "$l"; done
+		diag "insitu-link: $(head -c 400 "$TAP_TMP/link.err")"
+	fi
+}
+
 # auto first: what feature probing picks on this kernel; then every mode by force.
 one_mode auto 7101 7102
 one_mode tp_btf 7111 7112
 one_mode raw_tp 7121 7122
+linked_path
 done_testing
