@@ -40,6 +40,11 @@ struct client {
 	int on_def_list;
 	int dead;
 	int may_write; /* from SO_PEERCRED at accept (see WriteGroup) */
+	int backlog;   /* complete requests wait in 'in' (per-pass limit, backpressure) */
+	int eof;       /* the client shut down its side: answer what it sent, then close */
+	int on_backlog;
+	size_t defbytes; /* bytes of deferred answers */
+	uint64_t last_progress_ms; /* last time answers were written or none were pending */
 	/* after a too-long line: the error was sent and our side shut down; what the
 	 * client still sends is read and discarded until it closes, so that the error
 	 * is not destroyed by a reset */
@@ -57,7 +62,9 @@ struct api {
 	unsigned nclients;
 	struct client *with_def;
 	struct client *graveyard; /* closed during a pass, freed at its end */
-	uint64_t accepted, refused_full, dropped_too_long, dropped_slow, dropped_io, lines;
+	uint64_t accepted, refused_full, dropped_too_long, dropped_slow, dropped_io, lines, backlogged;
+	struct client **backlog;  /* clients with requests waiting */
+	unsigned nbacklog, capbacklog;
 	int have_write_gid;
 	gid_t write_gid;
 };
@@ -94,16 +101,18 @@ static int cred_may_write(struct api *a, int fd)
 
 static void client_event(struct ev_handler *h, uint32_t events);
 
+static size_t pending_out(const struct client *c) { return c->outlen - c->outoff + c->defbytes; }
+
 static void set_events(struct client *c)
 {
 	struct api *a = c->api;
 	uint32_t ev = 0;
-	size_t pending = c->outlen - c->outoff;
 	struct epoll_event e;
 
-	if (pending < API_OUT_PAUSE)
+	/* read more only when what was read is handled and answers are being taken */
+	if (!c->backlog && !c->eof && pending_out(c) < API_OUT_PAUSE)
 		ev |= EPOLLIN;
-	if (pending)
+	if (c->outlen - c->outoff)
 		ev |= EPOLLOUT;
 	if (ev == c->ev)
 		return;
@@ -179,6 +188,7 @@ static void flush_out(struct client *c)
 		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w > 0) {
 			c->outoff += (size_t)w;
+			c->last_progress_ms = now_ms();
 		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
 			break;
 		} else {
@@ -190,10 +200,13 @@ static void flush_out(struct client *c)
 	if (c->dead)
 		return;
 	if (c->outlen - c->outoff > API_OUT_MAX) {
-		log_warn("client fd %d does not read its answers (%zu bytes pending): dropped", c->fd,
-			 c->outlen - c->outoff);
+		log_warn("client fd %d: %zu bytes of answers unread: dropped", c->fd, c->outlen - c->outoff);
 		c->api->dropped_slow++;
 		client_close(c);
+		return;
+	}
+	if (c->eof && !c->backlog && !c->ndef && c->outoff == c->outlen) {
+		client_close(c); /* everything it asked is answered */
 		return;
 	}
 	set_events(c);
@@ -223,6 +236,7 @@ static void answer(struct client *c, struct answer *ans)
 		c->capdef = ncap;
 	}
 	c->def[c->ndef++] = (struct deferred){ans->text, ans->id, ans->is_write};
+	c->defbytes += strlen(ans->text) + 1;
 	if (!c->on_def_list) {
 		c->on_def_list = 1;
 		c->next_def = a->with_def;
@@ -230,11 +244,30 @@ static void answer(struct client *c, struct answer *ans)
 	}
 }
 
+static void backlog_add(struct client *c)
+{
+	struct api *a = c->api;
+	if (c->on_backlog)
+		return;
+	if (a->nbacklog == a->capbacklog) {
+		unsigned ncap = a->capbacklog ? a->capbacklog * 2 : 16;
+		struct client **n = realloc(a->backlog, ncap * sizeof *n);
+		if (!n)
+			return; /* the client is dropped as stalled if never served */
+		a->backlog = n;
+		a->capbacklog = ncap;
+	}
+	a->backlog[a->nbacklog++] = c;
+	c->on_backlog = 1;
+}
+
 static void process_lines(struct client *c)
 {
 	struct api *a = c->api;
 	size_t start = 0;
+	unsigned handled = 0;
 
+	c->backlog = 0;
 	for (;;) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
 		struct answer ans;
@@ -242,6 +275,10 @@ static void process_lines(struct client *c)
 
 		if (!nl)
 			break;
+		if (handled >= API_LINES_PER_PASS || pending_out(c) >= API_OUT_PAUSE) {
+			c->backlog = 1; /* the rest waits: next pass, or until answers are read */
+			break;
+		}
 		len = (size_t)(nl - (c->in + start));
 		if (len && c->in[start + len - 1] == '\r')
 			len--;
@@ -249,12 +286,16 @@ static void process_lines(struct client *c)
 			a->lines++;
 			requests_handle(a->d, c->in + start, len, c->may_write, &ans);
 			answer(c, &ans);
+			handled++;
 		}
 		start = (size_t)(nl - c->in) + 1;
 	}
 	memmove(c->in, c->in + start, c->inlen - start);
 	c->inlen -= start;
-	if (c->inlen >= INSITUD_LINE_MAX) {
+	if (c->backlog) {
+		a->backlogged++;
+		backlog_add(c);
+	} else if (c->inlen >= INSITUD_LINE_MAX) {
 		char *e = requests_error(NULL, "too_long", "request line longer than 1 MiB: connection closed");
 		a->dropped_too_long++;
 		if (e) {
@@ -268,6 +309,8 @@ static void process_lines(struct client *c)
 			c->inlen = 0;
 		}
 	}
+	if (!c->dead)
+		set_events(c);
 }
 
 static void client_event(struct ev_handler *h, uint32_t events)
@@ -286,7 +329,7 @@ static void client_event(struct ev_handler *h, uint32_t events)
 			client_close(c);
 		return;
 	}
-	if (events & EPOLLIN) {
+	if ((events & EPOLLIN) && !c->backlog && !c->eof) {
 		if (c->incap - c->inlen < 65536) {
 			size_t ncap = c->incap ? c->incap * 2 : 65536;
 			char *nb;
@@ -300,16 +343,28 @@ static void client_event(struct ev_handler *h, uint32_t events)
 			c->in = nb;
 			c->incap = ncap;
 		}
-		ssize_t r = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
-		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+		ssize_t r = c->incap > c->inlen ? recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT) : -1;
+		if (r < 0 && c->incap == c->inlen)
+			errno = EAGAIN;
+		if (r < 0 && errno != EAGAIN && errno != EINTR) {
 			client_close(c);
+			return;
+		}
+		if (r == 0) {
+			/* half-closed: a last line without a newline is still a request */
+			c->eof = 1;
+			if (c->inlen && c->inlen < c->incap)
+				c->in[c->inlen++] = '\n';
+			process_lines(c);
+			if (!c->dead)
+				flush_out(c);
 			return;
 		}
 		if (r > 0) {
 			c->inlen += (size_t)r;
 			process_lines(c);
 		}
-	} else if (events & (EPOLLHUP | EPOLLERR)) {
+	} else if ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN)) {
 		client_close(c);
 		return;
 	}
@@ -337,6 +392,7 @@ static void accept_event(struct ev_handler *h, uint32_t events)
 		c->api = a;
 		c->fd = fd;
 		c->may_write = cred_may_write(a, fd);
+		c->last_progress_ms = now_ms();
 		c->ev = EPOLLIN;
 		e.events = EPOLLIN;
 		e.data.ptr = &c->h;
@@ -351,6 +407,47 @@ static void accept_event(struct ev_handler *h, uint32_t events)
 		a->clients = c;
 		a->nclients++;
 		a->accepted++;
+	}
+}
+
+int api_run_backlog(struct api *a)
+{
+	unsigned n = a->nbacklog, w = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct client *c = a->backlog[i];
+		if (c->dead || !c->backlog) {
+			c->on_backlog = 0;
+		} else if (pending_out(c) < API_OUT_PAUSE) {
+			c->on_backlog = 0;
+			process_lines(c); /* re-appends itself (after n) if work remains */
+		} else {
+			a->backlog[w++] = c; /* paused until it reads its answers */
+		}
+	}
+	if (!n)
+		return 0;
+	memmove(a->backlog + w, a->backlog + n, (a->nbacklog - n) * sizeof *a->backlog);
+	a->nbacklog = w + (a->nbacklog - n);
+	for (unsigned i = 0; i < a->nbacklog; i++)
+		if (!a->backlog[i]->dead && pending_out(a->backlog[i]) < API_OUT_PAUSE)
+			return 1;
+	return 0;
+}
+
+void api_tick(struct api *a, uint64_t now)
+{
+	struct client *c, *next;
+	for (c = a->clients; c; c = next) {
+		next = c->next;
+		if (c->outoff == c->outlen) {
+			c->last_progress_ms = now;
+		} else if (now - c->last_progress_ms > API_STALL_MS) {
+			log_warn("client fd %d reads none of its answers (%zu bytes pending): dropped", c->fd,
+				 c->outlen - c->outoff);
+			a->dropped_slow++;
+			client_close(c);
+		}
 	}
 }
 
@@ -379,12 +476,20 @@ void api_end_pass(struct api *a, int committed, const char *storage_msg)
 			free(df->id);
 		}
 		c->ndef = 0;
+		c->defbytes = 0;
 	}
 	a->with_def = NULL;
 	for (c = a->clients; c; c = next) {
 		next = c->next;
 		if (c->outoff < c->outlen)
 			flush_out(c);
+	}
+	if (a->graveyard) { /* no dead client stays on the backlog */
+		unsigned w = 0;
+		for (unsigned i = 0; i < a->nbacklog; i++)
+			if (!a->backlog[i]->dead)
+				a->backlog[w++] = a->backlog[i];
+		a->nbacklog = w;
 	}
 	while ((c = a->graveyard)) {
 		a->graveyard = c->next;
@@ -477,6 +582,7 @@ void api_free(struct api *a)
 	api_end_pass(a, 1, "");
 	close(a->fd);
 	unlink(a->path);
+	free(a->backlog);
 	free(a);
 }
 
@@ -489,4 +595,5 @@ void api_stats_json(const struct api *a, cJSON *o)
 	cJSON_AddNumberToObject(o, "clients_dropped_slow", (double)a->dropped_slow);
 	cJSON_AddNumberToObject(o, "clients_dropped_io", (double)a->dropped_io);
 	cJSON_AddNumberToObject(o, "request_lines", (double)a->lines);
+	cJSON_AddNumberToObject(o, "requests_backlogged", (double)a->backlogged);
 }

@@ -38,6 +38,7 @@ static int connect_cli(struct cli *cli)
 		fprintf(stderr, "insitu: %s\n", err);
 		return 3;
 	}
+	insitud_set_timeout(cli->c, 60000); /* a dump of a big store takes a while */
 	return 0;
 }
 

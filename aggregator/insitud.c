@@ -229,7 +229,7 @@ int main(int argc, char **argv)
 	struct epoll_event evs[128];
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint64_t next_tick = 0;
-	int rc = 1;
+	int rc = 1, backlog = 0;
 
 	log_init("insitud", LOG_INFO);
 	config_defaults(&D.cfg);
@@ -252,7 +252,8 @@ int main(int argc, char **argv)
 
 	while (!D.stop) {
 		uint64_t now = now_ms();
-		int timeout = next_tick > now ? (int)(next_tick - now) : 0;
+		/* requests left waiting by a client's per-pass limit: do not sleep */
+		int timeout = backlog ? 0 : next_tick > now ? (int)(next_tick - now) : 0;
 		int n = epoll_wait(D.epfd, evs, 128, timeout);
 		const char *msg;
 		int committed;
@@ -265,6 +266,7 @@ int main(int argc, char **argv)
 			struct ev_handler *h = evs[i].data.ptr;
 			h->fn(h, evs[i].events);
 		}
+		backlog = api_run_backlog(D.api);
 		committed = core_commit(&D) == 0;
 		msg = committed ? "" : D.db.err;
 		api_end_pass(D.api, committed, msg);
@@ -275,6 +277,7 @@ int main(int argc, char **argv)
 			next_tick = now + 50;
 			if (D.peers)
 				peers_tick(D.peers, now);
+			api_tick(D.api, now);
 			core_housekeeping(&D, now);
 		}
 	}

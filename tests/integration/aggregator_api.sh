@@ -99,6 +99,25 @@ ok "a client that never reads is dropped (counted)" test "$(cli --json stats | j
 ok "... while others are served" cli ping
 kill $slow 2>/dev/null; wait $slow 2>/dev/null
 
+# a burst of pipelined requests, then a half-close: every one is answered, in order
+out=$(python3 - "$D/sock" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"".join(b'{"op":"ping","id":%d}\n' % i for i in range(3000)) + b'{"op":"ping","id":"last"}')
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(1 << 16)
+    if not b: break
+    data += b
+lines = data.decode().splitlines()
+ids = [l.split('"id":')[1].split(",")[0] for l in lines]
+print(len(lines), ids[0], ids[2999], ids[-1])
+PY
+)
+is "3001 pipelined requests and a half-close: all answered in order" "$out" '3001 0 2999 "last"'
+ok "... served in slices (counted)" test "$(cli --json stats | jq .requests_backlogged)" -ge 1
+
 # --- status, list, peers, dump ---
 ok "status lists every subject's verdict" bash -c "'$INSITU' status | grep -q '^ex5 *UNHEALTHY *mem *45.0 *o1'"
 ok "list subjects" bash -c "'$INSITU' list subjects | grep -q '^ex1 '"
