@@ -603,6 +603,23 @@ struct msg_ctx {
 	__u16 mflags;   /* flags for every message of this call */
 };
 
+/* The exit handler's context lives in a per-CPU map, not on the stack: with the
+ * bpf_loop callback frames (mmsg, in-kernel extraction) the call chain must stay
+ * under 512 bytes of stack on older verifiers (6.1 rounds frames up to 32). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct msg_ctx);
+} mctx SEC(".maps");
+
+static __always_inline struct msg_ctx *msg_ctx_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mctx, &zero);
+}
+
 /* Peer address from a user sockaddr (UDP datagrams: sendto/recvfrom/msg_name). */
 static __always_inline void peer_from_user(struct insitu_msg_event *ev, const void *uaddr)
 {
@@ -756,14 +773,17 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 		count(INSITU_CNT_MSG);
 }
 
+/* bpf_loop callback: message i of a sendmmsg/recvmmsg.  bpf_loop passes only a
+ * stack pointer, so the context is looked up again in its per-CPU map. */
 static __always_inline long mmsg_one(__u32 i, void *data, const bool btf)
 {
-	struct msg_ctx *m = data;
-	struct mmsghdr *uv = (struct mmsghdr *)m->vec;
+	struct msg_ctx *m = msg_ctx_get();
+	struct mmsghdr *uv;
 	struct mmsghdr h;
 
-	if (i >= m->nmsg || i >= INSITU_MAX_MMSG)
+	if (!m || i >= m->nmsg || i >= INSITU_MAX_MMSG)
 		return 1;
+	uv = (struct mmsghdr *)m->vec;
 	if (bpf_probe_read_user(&h, sizeof(h), &uv[i])) {
 		count(INSITU_CNT_COPY_FAIL);
 		return 1;
@@ -776,19 +796,18 @@ static __always_inline long mmsg_one(__u32 i, void *data, const bool btf)
 static long mmsg_one_btf(__u32 i, void *data) { return mmsg_one(i, data, true); }
 static long mmsg_one_raw(__u32 i, void *data) { return mmsg_one(i, data, false); }
 
-static __always_inline int on_exit(long ret, const bool btf)
+static __always_inline int on_exit_ctx(struct msg_ctx *mp, long ret, const bool btf)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct msg_ctx m = {};
 	__u32 sys;
 
-	if (!stash_take(pid_tgid, &m.st, btf))
-		return 0;
-	m.pid_tgid = pid_tgid;
-	m.t_exit = bpf_ktime_get_ns();
-	m.ret = ret;
-	m.seq = m.st.seq;
-	sys = m.st.nr;
+	mp->pid_tgid = bpf_get_current_pid_tgid();
+	mp->vec = 0;
+	mp->nmsg = 0;
+	mp->mflags = 0;
+	mp->t_exit = bpf_ktime_get_ns();
+	mp->ret = ret;
+	mp->seq = mp->st.seq;
+	sys = mp->st.nr;
 
 	if (sys == INSITU_SYS_ACCEPT) {
 		__u64 ino = 0;
@@ -806,61 +825,72 @@ static __always_inline int on_exit(long ret, const bool btf)
 	if (sys == INSITU_SYS_CONNECT) {
 		if (ret == -EINTR)
 			return 0;
-		emit_conn(btf ? CAST(struct sock, m.st.sk) : m.st.sk, ret == 0 || ret == -EINPROGRESS ? INSITU_CONN_CONNECT
+		emit_conn(btf ? CAST(struct sock, mp->st.sk) : mp->st.sk, ret == 0 || ret == -EINPROGRESS ? INSITU_CONN_CONNECT
 								   : INSITU_CONN_CONNECT_FAILED,
-			  -ret, 0, 0, m.st.sock_id, btf);
+			  -ret, 0, 0, mp->st.sock_id, btf);
 		return 0;
 	}
 	if (ret == -EAGAIN || ret == -EINTR)
 		return 0;
 	if (ret < 0) {
-		m.mflags |= INSITU_F_ERROR;
-		emit_msg(&m, 0, NULL, 0, NULL, 0, NULL, 0, btf);
+		mp->mflags |= INSITU_F_ERROR;
+		emit_msg(mp, 0, NULL, 0, NULL, 0, NULL, 0, btf);
 		return 0;
 	}
 
 	switch (sys) {
 	case INSITU_SYS_READ:
 	case INSITU_SYS_WRITE:
-		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, NULL, 0, btf);
+		emit_msg(mp, ret, (void *)mp->st.arg1, mp->st.arg2, NULL, 0, NULL, 0, btf);
 		break;
 	case INSITU_SYS_SENDTO:
-		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, (void *)m.st.arg4, 0, btf);
+		emit_msg(mp, ret, (void *)mp->st.arg1, mp->st.arg2, NULL, 0, (void *)mp->st.arg4, 0, btf);
 		break;
 	case INSITU_SYS_RECVFROM:
-		if (m.st.arg3 & MSG_PEEK)
-			m.mflags |= INSITU_F_PEEK;
-		emit_msg(&m, ret, (void *)m.st.arg1, m.st.arg2, NULL, 0, (void *)m.st.arg4, 0, btf);
+		if (mp->st.arg3 & MSG_PEEK)
+			mp->mflags |= INSITU_F_PEEK;
+		emit_msg(mp, ret, (void *)mp->st.arg1, mp->st.arg2, NULL, 0, (void *)mp->st.arg4, 0, btf);
 		break;
 	case INSITU_SYS_READV:
 	case INSITU_SYS_WRITEV:
-		emit_msg(&m, ret, NULL, 0, (struct iovec *)m.st.arg1, m.st.arg2, NULL, 0, btf);
+		emit_msg(mp, ret, NULL, 0, (struct iovec *)mp->st.arg1, mp->st.arg2, NULL, 0, btf);
 		break;
 	case INSITU_SYS_SENDMSG:
 	case INSITU_SYS_RECVMSG: {
 		struct user_msghdr h;
 
-		if (bpf_probe_read_user(&h, sizeof(h), (void *)m.st.arg1)) {
+		if (bpf_probe_read_user(&h, sizeof(h), (void *)mp->st.arg1)) {
 			count(INSITU_CNT_COPY_FAIL);
 			break;
 		}
-		if (sys == INSITU_SYS_RECVMSG && (m.st.arg2 & MSG_PEEK))
-			m.mflags |= INSITU_F_PEEK;
-		emit_msg(&m, ret, NULL, 0, h.msg_iov, h.msg_iovlen, h.msg_name, 0, btf);
+		if (sys == INSITU_SYS_RECVMSG && (mp->st.arg2 & MSG_PEEK))
+			mp->mflags |= INSITU_F_PEEK;
+		emit_msg(mp, ret, NULL, 0, h.msg_iov, h.msg_iovlen, h.msg_name, 0, btf);
 		break;
 	}
 	case INSITU_SYS_SENDMMSG:
 	case INSITU_SYS_RECVMMSG:
-		m.vec = m.st.arg1;
-		m.nmsg = ret;
+		mp->vec = mp->st.arg1;
+		mp->nmsg = ret;
 		if (ret > INSITU_MAX_MMSG) {
-			m.mflags |= INSITU_F_MMSG_CUT;
+			mp->mflags |= INSITU_F_MMSG_CUT;
 			count_n(INSITU_CNT_MMSG_CUT, ret - INSITU_MAX_MMSG);
 		}
-		bpf_loop(INSITU_MAX_MMSG, btf ? mmsg_one_btf : mmsg_one_raw, &m, 0);
+		bpf_loop(INSITU_MAX_MMSG, btf ? mmsg_one_btf : mmsg_one_raw, NULL, 0);
 		break;
 	}
 	return 0;
+}
+
+
+static __always_inline int on_exit(long ret, const bool btf)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct msg_ctx *mp = msg_ctx_get();
+
+	if (!mp || !stash_take(pid_tgid, &mp->st, btf))
+		return 0;
+	return on_exit_ctx(mp, ret, btf);
 }
 
 SEC("tp_btf/sys_enter")

@@ -25,6 +25,11 @@ int obs_consumer_poll(struct obs_consumer *c)
 {
 	int n = ring_buffer__poll(c->rb, c->poll_ms);
 
+	/* Records below the wake threshold raise no epoll event: after a quiet wait,
+	 * take them anyway, or a trickle (or the last requests before a server hangs,
+	 * the very evidence health needs) would wait for 64 KiB more. */
+	if (n == 0)
+		n = ring_buffer__consume(c->rb);
 	c->polls++;
 	if (n > 0 || c->polls % 8 == 0)
 		obs_pipeline_flush(c->p);

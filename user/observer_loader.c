@@ -33,20 +33,46 @@ const char *const observer_counter_names[INSITU_CNT_MAX] = {
 /* libbpf talks a lot, and its verifier dumps are not an error message.  Keep its
  * last warning for our own message; show everything with -v (debug level). */
 static char last_libbpf[512];
+static char last_verifier[256];
+
+/* Remembers the verifier's verdict: the last non-empty line of a program load log
+ * that is not a statistics line ("processed N insns ..."). */
+static void note_verifier(const char *log)
+{
+	const char *p = log, *nl;
+
+	for (; *p; p = nl + 1) {
+		size_t n;
+		nl = strchr(p, '\n');
+		n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n && strncmp(p, "processed ", 10) && strncmp(p, "-- END", 6) &&
+		    strncmp(p, "verification time", 17) && strncmp(p, "stack depth", 11) &&
+		    !(p[0] >= '0' && p[0] <= '9') && p[0] != ';')
+			snprintf(last_verifier, sizeof(last_verifier), "%.*s", (int)n, p);
+		if (!nl)
+			break;
+	}
+}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[512];
+	static char buf[1 << 20]; /* verifier logs arrive as one message */
+	char *p, *nl;
 	size_t n;
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = '\0';
-	if (level == LIBBPF_WARN && n && strncmp(line, "libbpf: prog '", 14) != 0)
-		snprintf(last_libbpf, sizeof(last_libbpf), "%s", line);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (strstr(buf, "-- BEGIN PROG LOAD LOG --"))
+		note_verifier(strstr(buf, "-- BEGIN PROG LOAD LOG --") + 26);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (level == LIBBPF_WARN && n && !strchr(buf, '\n') && strncmp(buf, "libbpf: prog '", 14) != 0)
+		snprintf(last_libbpf, sizeof(last_libbpf), "%s", buf);
 	if (log_get_level() >= LOG_DEBUG)
-		log_debug("%s", line);
+		for (p = buf; p && *p; p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			log_debug("%.*s", (int)(nl ? nl - p : (long)strlen(p)), p);
+		}
 	return 0;
 }
 
@@ -171,10 +197,11 @@ int observer_load(struct observer *o, char *err, size_t errlen)
 	if (!o->skel) {
 		int e = e_raw ? e_raw : e_btf;
 		snprintf(err, errlen,
-			 "the kernel refused the BPF programs (%s)%s%s%s%s", strerror(-e),
-			 e == -EPERM ? ": lockdown or missing capabilities (see dmesg)" : "",
-			 last_libbpf[0] ? "; libbpf said: \"" : "", last_libbpf,
-			 last_libbpf[0] ? "\" (run with -v for the whole log)" : "");
+			 "the kernel refused the BPF programs (%s)%s%s%s%s%s", strerror(-e),
+			 last_verifier[0] ? "; the verifier said: \"" : "", last_verifier,
+			 last_verifier[0] ? "\"" : "",
+			 e == -EPERM && !last_verifier[0] ? ": lockdown or missing capabilities (see dmesg)" : "",
+			 " (run with -v -v for libbpf's whole log)");
 		return -1;
 	}
 	if (fill_filters(o)) {
