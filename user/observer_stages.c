@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "extract_kernel.h"
 #include "health_sink.h"
 #include "linker.h"
 #include "log.h"
@@ -278,6 +279,27 @@ int stages_ports(const struct stages *s, void (*add)(void *arg, uint16_t port), 
 			add(arg, ports[k]);
 	}
 	return n;
+}
+
+int stages_kernel(struct stages *s, struct bpf_object *obj)
+{
+	struct xk_table *t = calloc(1, sizeof(*t));
+	int err;
+
+	if (!t) {
+		log_error("out of memory compiling the kernel id rules");
+		return -1;
+	}
+	xk_compile(s->sem, t);
+	err = xk_install(obj, t);
+	if (err)
+		log_error("cannot install the kernel id rules: %s", strerror(-err));
+	else
+		log_info("kernel id extraction: %u rule(s), %u id(s) in the kernel, %u in user space%s",
+			 t->n_rules, t->ids_compiled, t->ids_user_space,
+			 t->rules_dropped ? " (rule table full: some left to user space)" : "");
+	free(t);
+	return err ? -1 : 0;
 }
 
 void stages_finish(struct stages *s)

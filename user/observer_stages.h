@@ -87,6 +87,12 @@ struct stages *stages_new(const struct stages_opts *o, struct obs_pipeline *pipe
  * once per port.  Returns how many. */
 int stages_ports(const struct stages *s, void (*add)(void *arg, uint16_t port), void *arg);
 
+/* After the observer's programs are loaded, before attach: compiles the semantics'
+ * simple id rules into the kernel's rule table (bpf/extract.bpf.h), so events carry
+ * ids extracted in the kernel.  Returns 0, or -1 after saying why. */
+struct bpf_object;
+int stages_kernel(struct stages *s, struct bpf_object *obj);
+
 /* End of input: closes open requests and the last window, delivers what is left. */
 void stages_finish(struct stages *s);
 
