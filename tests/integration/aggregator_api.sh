@@ -124,6 +124,18 @@ ok "list subjects" bash -c "'$INSITU' list subjects | grep -q '^ex1 '"
 is "dump inference covers every subject" "$(cli --json dump inference | jq '.inferences|length')" "$(cli --json list subjects | jq '.subjects|length')"
 ok "peers with none configured" bash -c "'$INSITU' peers | grep -q 'no peers'"
 
+# --- watch (live status) and the interactive mode (libedit, history) ---
+out=$(timeout 3 "$INSITU" watch 0.5 2>&1)
+ok "watch refreshes the status" test "$(grep -c '^insitu status, every 0.5s' <<<"$out")" -ge 2
+if command -v script >/dev/null; then
+	out=$(HOME=$TAP_TMP script -qec "'$INSITU'" /dev/null <<<$'me tty1\nreport ttysubj cpu:u:20\nget inference ttysubj\nexit' 2>&1)
+	ok "interactive session on a terminal" grep -q "UNHEALTHY" <<<"$out"
+	ok "... with a prompt" grep -q "insitu> " <<<"$out"
+	ok "... history saved" grep -q "ttysubj" "$TAP_TMP/.insitu_history"
+else
+	skip "interactive mode" "needs script(1)"
+fi
+
 # --- git-style dispatch ---
 mkdir -p "$TAP_TMP/bin" && cp "$INSITU" "$TAP_TMP/bin/insitu"
 printf '#!/bin/sh\necho "hello from insitu-hello: $*"\n' > "$TAP_TMP/bin/insitu-hello"; chmod +x "$TAP_TMP/bin/insitu-hello"
