@@ -15,12 +15,13 @@ run() {
 	local name=$1; shift
 	local envs=()
 	while [[ $1 != -- ]]; do envs+=("$1"); shift; done; shift
-	env VM_RUN_DIR="$TAP_TMP/$name" "${envs[@]}" tests/vm/run-vm "$@" >"$TAP_TMP/$name.out" 2>&1
+	env VM_RUN_DIR="$TAP_TMP/$name" VM_MINIMAL=1 "${envs[@]}" tests/vm/run-vm "$@" >"$TAP_TMP/$name.out" 2>&1
 	echo $? > "$TAP_TMP/$name.rc"
 }
 has() { grep -qE -- "$2" "$TAP_TMP/$1.out"; }
-show() { sed 's/^/#   | /' "$TAP_TMP/$1.out" | head -n 30; }
+show() { sed 's/^/#   | /' "$TAP_TMP/$1.out" | head -n 60; }
 
+f0=$TAP_FAILED
 run crash -- tests/vm/selftest/crash.sh
 if grep -q '^1\.\.0 # SKIP' "$TAP_TMP/crash.out"; then skip_all "$(head -n1 "$TAP_TMP/crash.out")"; fi
 is "panic: run-vm fails" "$(cat "$TAP_TMP/crash.rc")" 1
@@ -28,18 +29,20 @@ ok "panic: the guest's TAP before it still comes back" has crash '^ok [0-9]+ - c
 ok "panic: the cut-off test is a failure" has crash '^not ok [0-9]+ - guest test crash finished'
 ok "panic: reported as a panic" has crash '^not ok [0-9]+ - guest kernel ran without panic'
 ok "panic: the console log is shown" has crash '^#   .*Kernel panic - not syncing: sysrq triggered crash'
-((TAP_FAILED)) && show crash
+((TAP_FAILED > f0)) && show crash
 
+f0=$TAP_FAILED
 run hang VM_TEST_TIMEOUT=5 -- tests/vm/selftest/short.sh tests/vm/selftest/hang.sh
 is "hang: run-vm fails" "$(cat "$TAP_TMP/hang.rc")" 1
 ok "hang: the guest-side timeout is a failure" has hang '^not ok [0-9]+ - guest test hang finished within 5s'
 ok "short plan: is a failure" has hang '^not ok [0-9]+ - guest test short ran its plan \(planned 3, ran 1\)'
 ok "hang: the guest still finishes the run" has hang '^ok [0-9]+ - guest ran all tests and powered off'
-((TAP_FAILED)) && show hang
+((TAP_FAILED > f0)) && show hang
 
+f0=$TAP_FAILED
 run stuck VM_TIMEOUT=3 -- tests/vm/selftest/hang.sh
 is "hard timeout: run-vm fails" "$(cat "$TAP_TMP/stuck.rc")" 1
 ok "hard timeout: reported as such" has stuck '^not ok [0-9]+ - guest (reached userspace \(killed after 3s\)|finished within 3s)'
 ok "hard timeout: the console log is shown" has stuck '^# --- guest console'
-((TAP_FAILED)) && show stuck
+((TAP_FAILED > f0)) && show stuck
 done_testing
