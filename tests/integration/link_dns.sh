@@ -135,7 +135,7 @@ score() { # NAME LINK-OPTS SCORE-BOUNDS...
 	echo "dns $name: $out" >"$TAP_TMP/figure-$name"
 	return $rc
 }
-ok "dns with ids: >= 99% correct (if nothing was dropped), <= 0.1% mis-stitched" score ids "" "${MINC[@]}" --max-mis 0.1
+ok "dns with ids: >= 99% of captured requests correct (if nothing was dropped), <= 0.1% mis-stitched" score ids "" "${MINC[@]}" --max-mis 0.1
 diag "$(cat "$TAP_TMP/figure-ids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-ids" 2>/dev/null | paste -sd' ')"
 ok "dns without the question as Link_ID (txids kept): figures" score noq ""
 diag "$(cat "$TAP_TMP/figure-noq" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noq" 2>/dev/null | paste -sd' ')"

@@ -125,7 +125,7 @@ score() { # NAME SEMDIR LINK-OPTS SCORE-BOUNDS...
 	echo "$out" >>"$TAP_TMP/figures"
 	return $rc
 }
-ok "http with ids: >= 99% correct (if nothing was dropped), <= 0.1% mis-stitched" score ids "$TAP_TMP/sem-ids" "" "${MINC[@]}" --max-mis 0.1
+ok "http with ids: >= 99% of captured requests correct (if nothing was dropped), <= 0.1% mis-stitched" score ids "$TAP_TMP/sem-ids" "" "${MINC[@]}" --max-mis 0.1
 diag "$(cat "$TAP_TMP/figure-ids" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-ids" 2>/dev/null | paste -sd' ')"
 ok "http without X-Request-Id (request target still links): figures" score noxrid "$TAP_TMP/sem-noxrid" ""
 diag "$(cat "$TAP_TMP/figure-noxrid" 2>/dev/null)"; diag "$(grep -hE 'linked_id|match id' "$TAP_TMP/stats-noxrid" 2>/dev/null | paste -sd' ')"
