@@ -4,7 +4,8 @@
 #          already framed: a wrk -> nginx -> backend -> redis chain, 32 in flight
 #   stage  the whole --paths stage over kernel events (connection table, position
 #          checks, HTTP framing and regex extraction by the semantics engine, linking)
-# and peak memory.  Figures go to BENCHMARKS.md (## Linker) by hand.
+# and peak memory.  Rates are per CPU second of the measuring thread (per core),
+# so that other jobs on a shared machine do not count against them.  Figures go to BENCHMARKS.md (## Linker) by hand.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -16,6 +17,6 @@ trap 'rm -f "$tmp"' EXIT
 "$BUILD/bench/bench_linker" record $((N / 4)) "$tmp"
 stage=$("$BUILD/insitu-link" -r "$tmp" -s semantics/http.json --bench 2>&1 >/dev/null | grep '^bench:')
 echo "stage: ${stage#bench: }"
-c=$(sed -n 's/.* \([0-9]*\) messages\/s.*/\1/p' <<<"$core" | head -1)
-s=$(sed -n 's/.* \([0-9]*\) messages\/s.*/\1/p' <<<"$stage" | head -1)
+c=$(sed -n 's/.* \([0-9]*\) messages\/s per core.*/\1/p' <<<"$core" | head -1)
+s=$(sed -n 's/.* \([0-9]*\) messages\/s per core.*/\1/p' <<<"$stage" | head -1)
 awk -v c="$c" -v s="$s" 'BEGIN { printf "ratio: stage/core = %.2f (core %.2fM msg/s, stage %.2fM msg/s; target core >= 1M)\n", s / c, c / 1e6, s / 1e6 }'
