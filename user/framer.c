@@ -412,9 +412,10 @@ static size_t step_http(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 		f->nlines++;
 		f->line_len = 0;
 		if (f->hstate == H_HEAD) {
-			if (f->nlines == 1 && cn == 0) { /* stray CRLF between messages */
-				f->nlines = 0;
-				continue;
+			if (f->nlines == 1 && cn == 0) {
+				/* a stray CRLF between messages belongs to none of them */
+				reset_msg(f);
+				return i;
 			}
 			if (cn > 0) {
 				/* a message must begin with a start line; anything else means we
