@@ -12,6 +12,12 @@
 
 #include "timeutil.h"
 
+/* For this long after the first event, evidence about a server known only by its
+ * address is held back: connections opened before the observer started show their
+ * server's own side only once it next reads, and a provisional "addr:port" name
+ * would otherwise live on in insitud next to the real one. */
+#define WARMUP_NS 5000000000ull
+
 /* Sockets whose owner (the process that called connect) we remember, so that TCP
  * state changes seen in softirq context (no meaningful pid) are charged to the right
  * observer.  Direct-mapped: a collision replaces the older entry (counted). */
@@ -32,6 +38,7 @@ struct health_sink {
 	bool live;
 	struct linker *lk;
 	uint64_t now;      /* when windows close: event time (replay) or clock (live) */
+	uint64_t ev_first; /* first event time: start of the warm-up */
 	uint64_t ev_now;   /* newest event time consumed: what waiting requests are aged
 			      against, so a response still queued in the ring buffer
 			      never looks like a request still waiting */
@@ -64,7 +71,14 @@ static const char *side_name(struct health_sink *hs, const struct lk_side *s)
 }
 
 /* Observer and subject of a hop, learning the server's endpoint on the way. */
-static void hop_names(struct health_sink *hs, const struct lk_hop *h, const char **obs,
+static bool warming_up(const struct health_sink *hs)
+{
+	return hs->ev_now - hs->ev_first < WARMUP_NS;
+}
+
+/* Observer and subject of a hop, learning the server's endpoint on the way.
+ * Returns false when the evidence should be held back (warm-up, see above). */
+static bool hop_names(struct health_sink *hs, const struct lk_hop *h, const char **obs,
 		      const char **subj)
 {
 	const struct lk_side *c = &h->side[LK_CLIENT], *s = &h->side[LK_SERVER];
@@ -73,11 +87,16 @@ static void hop_names(struct health_sink *hs, const struct lk_hop *h, const char
 		names_server_seen(hs->names, s->netns, s->pid, s->comm, 0, h->saddr, h->sport);
 		*subj = side_name(hs, s);
 	} else {
+		if (warming_up(hs) && !names_endpoint_known(hs->names, c->netns, h->saddr, h->sport)) {
+			hs->st.held_back++;
+			return false;
+		}
 		*subj = names_endpoint(hs->names, c->netns, h->saddr, h->sport);
 	}
 	if (c->state != LK_SIDE_ABSENT)
 		names_client_seen(hs->names, c->netns, c->pid, c->comm, 0, h->caddr);
 	*obs = c->state != LK_SIDE_ABSENT ? side_name(hs, c) : names_remote_client(hs->names, h->caddr);
+	return true;
 }
 
 static bool hop_failed(const struct lk_hop *h)
@@ -106,7 +125,8 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 		hs->st.hops_skipped++;
 		return;
 	}
-	hop_names(hs, h, &obs, &subj);
+	if (!hop_names(hs, h, &obs, &subj))
+		return;
 	/* The caller's view when we have it; else the server's own time, the best
 	 * evidence a server-side observer has of what its remote callers see. */
 	lat = c->state == LK_SIDE_DONE ? lk_hop_client_latency(h) : lk_hop_server_time(h);
@@ -159,7 +179,8 @@ static void open_hop(const struct lk_hop *h, void *arg)
 		return;
 	if (!start || start > hs->ev_now)
 		return;
-	hop_names(hs, h, &obs, &subj);
+	if (!hop_names(hs, h, &obs, &subj))
+		return;
 	health_waiting(hs->h, obs, subj, hs->now, hs->ev_now - start);
 }
 
@@ -200,6 +221,10 @@ static void signal_from(struct health_sink *hs, const struct insitu_conn_event *
 		return;
 	}
 	to_mapped(&ev->t, ev->t.raddr, raddr);
+	if (warming_up(hs) && !names_endpoint_known(hs->names, ev->netns, raddr, ev->t.rport)) {
+		hs->st.held_back++;
+		return;
+	}
 	subj = names_endpoint(hs->names, ev->netns, raddr, ev->t.rport);
 	hs->st.signals++;
 	health_signal(hs->h, obs, subj, ev->t_ns, sig);
@@ -212,6 +237,8 @@ static void on_conn(void *ctx, const struct insitu_conn_event *ev)
 
 	uint8_t laddr[16];
 
+	if (!hs->ev_first)
+		hs->ev_first = ev->t_ns;
 	if (ev->t_ns > hs->ev_now)
 		hs->ev_now = ev->t_ns;
 	if (!hs->live)
@@ -266,6 +293,8 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 {
 	struct health_sink *hs = ctx;
 
+	if (!hs->ev_first)
+		hs->ev_first = ev->t_exit_ns;
 	if (ev->t_exit_ns > hs->ev_now)
 		hs->ev_now = ev->t_exit_ns;
 	if (!hs->live)

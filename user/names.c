@@ -483,6 +483,12 @@ void names_server_seen(struct names *n, uint32_t netns, uint32_t pid, const char
 	n->n_eps++;
 }
 
+bool names_endpoint_known(struct names *n, uint32_t client_netns, const uint8_t addr[16],
+			  uint16_t port)
+{
+	return ep_slot(n, is_loopback(addr) ? client_netns : 0, addr, port)->port != 0;
+}
+
 /* "10.0.0.2:80", "[fd00::2]:80"; without ":port" when port is 0. */
 static void format_addr(char *buf, size_t len, const uint8_t addr[16], uint16_t port)
 {

@@ -20,6 +20,7 @@
 #ifndef INSITU_NAMES_H
 #define INSITU_NAMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,11 @@ const char *names_node(struct names *n, uint32_t netns, uint32_t pid, const char
  * addr:port name it the same way.  addr is 16 bytes (IPv4-mapped for IPv4). */
 void names_server_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
 		       uint64_t cgroup, const uint8_t addr[16], uint16_t port);
+
+/* Has a process been seen serving at addr:port (as reached from client_netns)?
+ * When not, names_endpoint() can only name it by its address. */
+bool names_endpoint_known(struct names *n, uint32_t client_netns, const uint8_t addr[16],
+			  uint16_t port);
 
 /* The component a client in client_netns reaches at addr:port. */
 const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t addr[16],

@@ -349,6 +349,14 @@ void stages_print_stats(const struct stages *s, FILE *out, bool json)
 			" host_stalls %" PRIu64 " pairs %u pairs_dropped %" PRIu64 "\n",
 			h->exchanges, h->failed, h->timed_out, h->waiting, h->signals, h->windows,
 			h->reports, h->host_stalls, h->pairs, h->pairs_dropped);
+	if (s->hs) {
+		const struct health_sink_stats *hss = health_sink_stats(s->hs);
+		fprintf(out,
+			"health_sink: hops %" PRIu64 " skipped %" PRIu64 " signals %" PRIu64
+			" owners_unknown %" PRIu64 " owner_evictions %" PRIu64 " held_back %" PRIu64 "\n",
+			hss->hops, hss->hops_skipped, hss->signals, hss->owners_unknown,
+			hss->owner_evictions, hss->held_back);
+	}
 	if (r)
 		fprintf(out,
 			"reporter: queued %" PRIu64 " sent %" PRIu64 " dropped %" PRIu64
