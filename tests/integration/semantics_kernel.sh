@@ -49,7 +49,8 @@ ok "named answers" wait_for 20 bash -c "ip netns exec $NS dig +short +tries=1 +t
 	diag "$(tail -n 5 "$TAP_TMP/NAMED.log")"
 
 bg_start XK "$XK" -s "$(ls semantics/*.json | paste -sd,)" --duration 90
-ok "observer loaded with the kernel rule table" wait_for 30 grep -q '^ready' "$TAP_TMP/XK.log"
+ok "observer loaded with the kernel rule table" wait_for 30 grep -q '^ready' "$TAP_TMP/XK.log" ||
+	diag "$(tail -n 5 "$TAP_TMP/XK.log")"
 
 # traffic: pipelined and split RESP, inline commands, HTTP keep-alive, DNS over UDP and TCP
 ip netns exec "$NS" redis-cli -p 6379 set user:42 hello >/dev/null
