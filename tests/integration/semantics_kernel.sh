@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 120
+# timeout: 180
 # In-kernel ID extraction against user-space extraction, on real traffic.
 # Loads the real observer BPF programs with the rule table compiled from the
 # shipped semantics (tests/tools/xk_agree), runs redis-server, nginx and named in
@@ -49,7 +49,7 @@ ok "named answers" wait_for 20 bash -c "ip netns exec $NS dig +short +tries=1 +t
 	diag "$(tail -n 5 "$TAP_TMP/NAMED.log")"
 
 bg_start XK "$XK" -s "$(ls semantics/*.json | paste -sd,)" --duration 90
-ok "observer loaded with the kernel rule table" wait_for 30 grep -q '^ready' "$TAP_TMP/XK.log" ||
+ok "observer loaded with the kernel rule table" wait_for 60 grep -q '^ready' "$TAP_TMP/XK.log" ||
 	diag "$(tail -n 5 "$TAP_TMP/XK.log")"
 
 # traffic: pipelined and split RESP, inline commands, HTTP keep-alive, DNS over UDP and TCP
