@@ -7,8 +7,10 @@
 #     and fd reuse, TIME_WAIT recycling) and by a pipelined keep-alive benchmark;
 #   - nginx driven by wrk with "Connection: close", plus requests to a dead upstream
 #     whose error-log lines insitu-logtail -f turns into reports;
-#   - two insitu-observers at once: one decoding every event (--dump to /dev/null), one
-#     with a 64 KiB ring read slowly, so that it must drop (and count) events;
+#   - three insitu-observers at once: one decoding every event (--dump to /dev/null),
+#     one with a 64 KiB ring read slowly, so that it must drop (and count) events, one
+#     recording nginx's traffic to a file that is replayed afterwards (every record
+#     written must read back);
 #   - insitud with 8 CLI clients in loops (status, ping, stats, report, get inference).
 # Asserts: nothing crashed; resident memory (VmHWM) of each daemon under the cap below
 # (docs/reliability.md); drops counted and visible in --stats / insitu stats; the traced
@@ -59,13 +61,15 @@ start_insitud AGG "$TAP_TMP/agg" -q || { fail "insitud starts"; done_testing; }
 S=$TAP_TMP/agg/sock
 bg_start OBS "$OBSBIN" --port "$PR" --port "$PN" --dump -o /dev/null --stats --json --interval 5
 bg_start SLOW "$OBSBIN" --port "$PR" --port "$PN" --ring-kb 64 --throttle-ms 50 --stats --json --interval 5
+bg_start REC "$OBSBIN" --port "$PN" --record "$TAP_TMP/soak.zst" --stats --json
 wait_for 30 grep -q attached "$TAP_TMP/OBS.log" || fail "observer 1 attached"
 wait_for 30 grep -q attached "$TAP_TMP/SLOW.log" || fail "observer 2 attached"
+wait_for 30 grep -q attached "$TAP_TMP/REC.log" || fail "observer 3 (recording) attached"
 bg_start LT "$LOGTAIL" -r "$INSITU_ROOT/rules/nginx.json" -f --interval 100 -o web1 -s "$S" --merge-window 0 --stats --json "$N/logs/error.log"
 
 END=$((SECONDS + SECS))
 # memory sampler: the highest VmRSS seen per process
-declare -A PIDS=([observer]=$OBS [observer_slow]=$SLOW [insitud]=$AGG [logtail]=$LT)
+declare -A PIDS=([observer]=$OBS [observer_slow]=$SLOW [observer_rec]=$REC [insitud]=$AGG [logtail]=$LT)
 (
 	while ((SECONDS < END + 5)); do
 		for k in "${!PIDS[@]}"; do echo "$k $(rss_kb "${PIDS[$k]}" VmRSS)"; done
@@ -144,7 +148,7 @@ ok "wrk with Connection: close served ${wreq:-0} requests, all 200" bash -c "[[ 
 is "redis still answers" "$(redis-cli -p "$PR" ping)" PONG
 
 # --- insitu survived and counted ---
-for k in observer observer_slow insitud logtail; do
+for k in observer observer_slow observer_rec insitud logtail; do
 	ok "$k still running" kill -0 "${PIDS[$k]}"
 done
 cb=0 cc=0; for i in 1 2 3 4 5 6 7 8; do read -r c b < "$TAP_TMP/cli$i.res"; cc=$((cc + c)); cb=$((cb + b)); done
@@ -162,6 +166,7 @@ for k in "${!PIDS[@]}"; do HWM[$k]=$(rss_kb "${PIDS[$k]}" VmHWM); done
 peak() { awk -v k="$1" '$1 == k && $2 > m { m = $2 } END { print m + 0 }' "$TAP_TMP/rss.log"; }
 diag "VmHWM KiB: observer ${HWM[observer]} (sampled peak RSS $(peak observer)), slow observer ${HWM[observer_slow]}, insitud ${HWM[insitud]} (peak $(peak insitud)), logtail ${HWM[logtail]}"
 ok "observer memory under ${CAP_OBSERVER} KiB (${HWM[observer]})" test "${HWM[observer]}" -gt 0 -a "${HWM[observer]}" -le "$CAP_OBSERVER"
+ok "recording observer memory under ${CAP_OBSERVER} KiB (${HWM[observer_rec]})" test "${HWM[observer_rec]}" -gt 0 -a "${HWM[observer_rec]}" -le "$CAP_OBSERVER"
 ok "slow observer memory under ${CAP_OBSERVER} KiB (${HWM[observer_slow]})" test "${HWM[observer_slow]}" -gt 0 -a "${HWM[observer_slow]}" -le "$CAP_OBSERVER"
 ok "insitud memory under ${CAP_INSITUD} KiB (${HWM[insitud]})" test "${HWM[insitud]}" -gt 0 -a "${HWM[insitud]}" -le "$CAP_INSITUD"
 ok "logtail memory under ${CAP_LOGTAIL} KiB (${HWM[logtail]})" test "${HWM[logtail]}" -gt 0 -a "${HWM[logtail]}" -le "$CAP_LOGTAIL"
@@ -175,7 +180,14 @@ done
 kill -INT "$OBS"; wait "$OBS"; rc1=$?
 kill -INT "$SLOW"; wait "$SLOW"; rc2=$?
 is "observers exit cleanly" "$rc1 $rc2" "0 0"
+kill -INT "$REC"; wait "$REC"; rc3=$?
+is "recording observer exits cleanly" "$rc3" 0
 o1=$(grep '^{' "$TAP_TMP/OBS.log" | tail -n1); o2=$(grep '^{' "$TAP_TMP/SLOW.log" | tail -n1)
+o3=$(grep '^{' "$TAP_TMP/REC.log" | tail -n1)
+rp=$("$OBSBIN" --replay "$TAP_TMP/soak.zst" --stats --json 2>&1 | grep '^{' | tail -n1)
+diag "recorded $(jq .records <<<"$o3") records ($(du -k "$TAP_TMP/soak.zst" | cut -f1) KiB zstd), replay read $(jq .records <<<"$rp")"
+ok "every record written under load reads back (replay: $(jq .records <<<"$rp"), none invalid)" \
+	jq -e --argjson w "$(jq .records <<<"$o3")" '.records == $w and .records > 0 and .invalid == 0' <<<"$rp"
 diag "observer: $o1"
 diag "slow observer: $o2"
 ok "observer decoded events (msg $(jq .msg_events <<<"$o1"), conn $(jq .conn_events <<<"$o1")), none invalid" \
