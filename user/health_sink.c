@@ -125,6 +125,14 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 		hs->st.hops_skipped++;
 		return;
 	}
+	/* Seen only from the server's side although the client is a process we watch:
+	 * the client's own view is the evidence (it gave up, or its side is a hop of its
+	 * own); a server answering requests its client abandoned says nothing new, and
+	 * would add a spurious observer whose stale view outvotes the real one. */
+	if (c->state == LK_SIDE_ABSENT && names_client_known(hs->names, h->caddr)) {
+		hs->st.hops_skipped++;
+		return;
+	}
 	if (!hop_names(hs, h, &obs, &subj))
 		return;
 	/* The caller's view when we have it; else the server's own time, the best

@@ -65,6 +65,7 @@ struct names {
 	uint32_t n_hosts;
 	uint64_t last_scan_ns;
 	uint32_t self_netns;
+	bool live;
 	struct rule rules[MAX_RULES];
 	int n_rules;
 	struct names_stats st;
@@ -147,6 +148,29 @@ void names_free(struct names *n)
 }
 
 const struct names_stats *names_stats(const struct names *n) { return &n->st; }
+void names_set_live(struct names *n, bool live) { n->live = live; }
+
+/* The process's own name (its main thread's comm), or the thread's when the process
+ * is gone or this is a replay. */
+static void process_comm(const struct names *n, uint32_t pid, const char *thread_comm,
+			 char out[16])
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(out, 16, "%s", thread_comm);
+	if (!n->live || !pid)
+		return;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(out, 16, f))
+		out[strcspn(out, "\n")] = '\0';
+	if (!out[0])
+		snprintf(out, 16, "%s", thread_comm);
+	fclose(f);
+}
 
 /* ---- hosts ---------------------------------------------------------------- */
 
@@ -416,10 +440,13 @@ static struct node *node_get(struct names *n, uint32_t netns, uint32_t pid, cons
 		n->st.node_resets++;
 		nd = node_slot(n, netns, pid ? pid : 1);
 	}
+	char pcomm[16];
+
 	nd->netns = netns;
 	nd->pid = pid ? pid : 1;
 	nd->cgroup = cgroup;
-	nd->name = node_name(n, nd, comm);
+	process_comm(n, pid, comm, pcomm);
+	nd->name = node_name(n, nd, pcomm);
 	n->n_nodes++;
 	return nd;
 }
@@ -543,6 +570,11 @@ void names_client_seen(struct names *n, uint32_t netns, uint32_t pid, const char
 		n->n_eps++;
 	}
 	ep->name = node_get(n, netns, pid, comm, cgroup)->name;
+}
+
+bool names_client_known(struct names *n, const uint8_t addr[16])
+{
+	return ep_slot(n, CLIENT_KEY_NETNS, addr, CLIENT_KEY_PORT)->port != 0;
 }
 
 const char *names_remote_client(struct names *n, const uint8_t addr[16])

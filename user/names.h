@@ -37,6 +37,12 @@ struct names_stats {
 struct names *names_new(void);
 void names_free(struct names *n);
 
+/* Live observation (not a replay): a process is named after its main thread's
+ * comm from /proc, not after whichever of its threads was seen first (named's
+ * threads are "isc-net-0000", "isc-net-0001", ...).  Off by default, because in a
+ * replay /proc describes today's processes, not the recorded ones. */
+void names_set_live(struct names *n, bool live);
+
 /* Loads override rules; returns 0, or -1 with "file:line:col: message" in err. */
 int names_load_rules(struct names *n, const char *path, char *err, size_t errlen);
 
@@ -63,6 +69,9 @@ const char *names_endpoint(struct names *n, uint32_t client_netns, const uint8_t
  * request from addr, but not the client's own side of it, names the client so. */
 void names_client_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
 		       uint64_t cgroup, const uint8_t addr[16]);
+
+/* Has a watched process been seen as a client with local address addr? */
+bool names_client_known(struct names *n, const uint8_t addr[16]);
 
 /* A client seen only from the server's side: the process last seen using addr, else
  * the address itself (another machine). */

@@ -225,6 +225,7 @@ struct stages *stages_new(const struct stages_opts *o, struct obs_pipeline *pipe
 		s->names = names_new();
 		if (!s->names)
 			goto oom;
+		names_set_live(s->names, live);
 		if (o->names) {
 			char err[512];
 			if (names_load_rules(s->names, o->names, err, sizeof(err))) {
