@@ -3,7 +3,8 @@
 # once each:
 #  - insitud kill -9 three times in the middle of streams from several clients that
 #    reconnect by themselves: no acknowledged report lost, database sound each time;
-#    insitu-logtail -f reconnects by itself (what it could not send is counted);
+#    insitu-logtail -f reconnects by itself (what it could not send is counted); the
+#    observer's reporter (--report) reconnects and delivers what it queued meanwhile;
 #  - insitu-observer kill -9 while redis-benchmark runs through it: every BPF program
 #    and link it held is gone, the benchmark completes, redis keeps answering, a new
 #    observer attaches;
@@ -77,12 +78,43 @@ touch "$TAP_TMP/stop"; for p in "${spids[@]}"; do wait "$p" 2>/dev/null; done
 final=$(total_acked)
 m=0; for n in "${names[@]}"; do m=$((m + $(rel_missing "$S" "$n" "$(rel_acked "$TAP_TMP" "$n")"))); done
 is "every one of the $final acknowledged reports is in insitud at the end" "$m" 0
+kill_pid "$PID"
+
+# --- 1b. the observer's reporter across insitud kill -9 --------------------------------
+# redis on its standard port in a namespace (so the shipped semantics apply), traffic
+# from redis-benchmark; insitud is killed while traffic flows, the traffic stops while
+# it is down (so every report made then waits in the reporter's backlog), insitud
+# restarts: the reporter must reconnect by itself and deliver everything it queued.
 if "$OBSBIN" --help 2>&1 | grep -q -- '--report'; then
-	skip "observer reconnects its reporter after insitud kill -9" "insitu-observer --report exists now: extend this test"
+	netns_add rep
+	R=$TAP_TMP/r
+	start_insitud RPID "$R" -q || fail "insitud for the reporter starts"
+	bg_start RREDIS ip netns exec "$NS_rep" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no
+	wait_for 10 ip netns exec "$NS_rep" redis-cli ping
+	bg_start ROBS "$OBSBIN" --report --socket "$R/sock" --netns "/run/netns/$NS_rep" --window 200 --stats --json
+	wait_for 30 grep -q attached "$TAP_TMP/ROBS.log" || fail "reporting observer attached"
+	rm -f "$TAP_TMP/rstop"
+	( while [[ ! -e $TAP_TMP/rstop ]]; do ip netns exec "$NS_rep" redis-benchmark -n 300 -c 2 -t get -q >/dev/null 2>&1; done ) &
+	traffic=$!; at_exit "touch '$TAP_TMP/rstop'; kill $traffic"
+	ok "the observer's reports reach insitud" wait_for 20 bash -c "[[ \$('$INSITU' -s '$R/sock' --json stats | jq .reports_local_accepted) -ge 3 ]]"
+	kill -KILL "$RPID"; wait "$RPID" 2>/dev/null
+	sleep 1.5
+	touch "$TAP_TMP/rstop"; wait "$traffic" 2>/dev/null
+	sleep 1      # the last windows close while insitud is away
+	start_insitud RPID "$R" -q || fail "insitud restarts"
+	ok "the reporter reconnects by itself and delivers its backlog" wait_for 20 \
+		bash -c "[[ \$('$INSITU' -s '$R/sock' --json stats | jq .reports_local_accepted) -ge 1 ]]"
+	sleep 1
+	kill -INT "$ROBS"; wait "$ROBS"
+	rs=$(grep '"reporter"' "$TAP_TMP/ROBS.log" | tail -n1 | jq -c .reporter)
+	diag "reporter: $rs"
+	ok "... every report it made was acknowledged (queued = sent, none dropped, 2+ connects)" \
+		jq -e '.queued > 0 and .sent == .queued and .dropped == 0 and .backlog == 0 and .connects >= 2' <<<"$rs"
+	is "integrity_check ok" "$(rel_integrity "$R/db")" ok
+	kill_pid "$RPID"
 else
 	skip "observer reconnects its reporter after insitud kill -9" "insitu-observer has no --report yet"
 fi
-kill_pid "$PID"
 
 # --- 2. insitu-observer kill -9 under load ------------------------------------------
 PR=$(free_port)
