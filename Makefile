@@ -19,6 +19,7 @@ CC          ?= cc
 CLANG       ?= clang
 BPFTOOL     ?= bpftool
 PKG_CONFIG  ?= pkg-config
+NPROC       := $(shell nproc 2>/dev/null || echo 2)
 
 ifeq ($(SAN),1)
 BUILD       ?= build/san
@@ -90,7 +91,7 @@ setup:
 
 # The whole suite: unit, integration (as root, real programs), fuzz (time-bounded).
 test: setup
-	@$(MAKE) --no-print-directory all fuzz
+	@$(MAKE) --no-print-directory -j$(NPROC) all fuzz
 	@BUILD=$(BUILD) tests/run
 
 # Quick loop for development: only tests/unit.
@@ -98,11 +99,11 @@ test-unit: tests
 	@BUILD=$(BUILD) tests/run tests/unit
 
 run: setup
-	@$(MAKE) --no-print-directory bins
+	@$(MAKE) --no-print-directory -j$(NPROC) bins
 	@BUILD=$(BUILD) scripts/run
 
 bench: setup
-	@$(MAKE) --no-print-directory bins bench-bins
+	@$(MAKE) --no-print-directory -j$(NPROC) bins bench-bins
 	@BUILD=$(BUILD) scripts/bench
 
 vmlinux:
