@@ -26,7 +26,9 @@ TOPO_NET=10.80.0
 e2e_need_wiring
 
 topo_dns
-is "chain answers (dig -> dnsmasq -> unbound -> named)" "$?" 0
+rc=$?
+is "chain answers (dig -> dnsmasq -> unbound -> named)" "$rc" 0
+((rc == 0)) || bail "no topology"
 cat >"$TAP_TMP/names.json" <<JSON
 [
   {"name": "dns-forwarder", "netns": "$NS_dm"},
@@ -35,7 +37,9 @@ cat >"$TAP_TMP/names.json" <<JSON
 ]
 JSON
 e2e_start "$TAP_TMP/names.json"
-is "insitud and insitu-observer started (names file)" "$?" 0
+rc=$?
+is "insitud and insitu-observer started (names file)" "$rc" 0
+((rc == 0)) || bail "no insitud/insitu-observer"
 for c in cl1 cl2 cl3; do dns_load "$c" 8; done
 
 FWD=dns-forwarder RES=dns-resolver AUTH=dns-auth

@@ -28,9 +28,11 @@ need_cmd nginx redis-server python3 curl jq iptables nft stdbuf
 e2e_need_wiring
 
 topo_http
-is "topology answers (curl -> nginx -> 3 backends -> redis)" "$?" 0
+rc=$?
+is "topology answers (curl -> nginx -> 3 backends -> redis)" "$rc" 0
+((rc == 0)) || bail "no topology"
 e2e_start
-is "insitud and insitu-observer started" "$?" 0
+is "insitud and insitu-observer started" "$?" 0 || bail "no insitud/insitu-observer"
 for c in lg1 lg2 lg3; do http_load "$c" 15; done
 
 NGX="nginx@$NS_ngx:80" RD="redis-server@$NS_rd:6379"

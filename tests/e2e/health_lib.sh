@@ -26,6 +26,9 @@ E2E_WINDOW_MS=${E2E_WINDOW_MS:-1000}
 PHASE=${E2E_HEALTHY_S:-20}
 DETECT=${E2E_DETECT_S:-15}
 
+# bail WHY: nothing else can be judged (TAP "Bail out!"); cleanup still runs.
+bail() { echo "Bail out! $*"; echo "1..$TAP_N"; exit 1; }
+
 e2e_need_wiring() {
 	[[ -x $OBS && -x $INSITUD && -x $INSITU && -x $DELAYQ ]] ||
 		skip_all "build insitud, insitu, insitu-observer and delayq first (make bins tests)"
