@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs inside the VM guest (tests/vm/run-vm): insitu-observer on this guest's kernel.
 #
-# For each hook mode (auto, then each one forced): the programs load and attach, a TCP
+# For each hook mode (auto, then each one forced; a forced mode that this kernel lacks
+# may be refused, cleanly, when auto picked another): the programs load and attach, a TCP
 # and a UDP request/response between two network namespaces "hosts" (a veth apart)
 # come out of --dump with the exact payload bytes in both directions, at both ends,
 # each end tagged with its own netns inode, the TCP sequence numbers equal at both
@@ -48,13 +49,27 @@ one_mode() {
 	# attached, or gave up: loading under emulation takes seconds, not minutes
 	wait_for 120 attached_or_gone "$pid" "$err"
 	if ! grep -q 'attached' "$err"; then
-		fail "[$mode] observer loads and attaches" "$(head -c 2000 "$err")"
+		local rc=0
 		kill_pid "$pid"
-		verifier_log "$mode"
+		wait "$pid" 2>/dev/null || rc=$?
+		# A mode this kernel lacks may be refused, if auto did not pick it: that is
+		# the fallback working.  It must then fail cleanly, with the reason.
+		if [[ $mode != auto && -n $AUTO_MODE && $AUTO_MODE != "$mode" ]] &&
+			grep -q 'refused' "$err" && ((rc == 1)); then
+			pass "[$mode] refused cleanly on this kernel, where auto picked $AUTO_MODE: $(grep -m1 'error:' "$err" | cut -c1-200)"
+		else
+			fail "[$mode] observer loads and attaches" "$(head -c 2000 "$err")"
+			verifier_log "$mode"
+		fi
 		return
 	fi
 	line=$(grep -m1 'attached' "$err")
 	pass "[$mode] observer loads and attaches: ${line#*: }"
+	if [[ $mode == auto ]]; then
+		AUTO_MODE=$(sed -n 's/.*attached (\([a-z_]*\) mode.*/\1/p' "$err" | head -n1)
+		diag "feature probing picked $AUTO_MODE on $(uname -r)"
+		grep 'falling back' "$err" | while IFS= read -r l; do diag "  $l"; done
+	fi
 
 	# TCP: a in ns a asks, b in ns b answers and closes.
 	bg_start tsrv ip netns exec "$NS_b" socat -T20 "TCP-LISTEN:$tport,reuseaddr" SYSTEM:'read l; echo "pong:$l"'
@@ -164,6 +179,7 @@ linked_path() {
 }
 
 # auto first: what feature probing picks on this kernel; then every mode by force.
+AUTO_MODE=
 one_mode auto 7101 7102
 one_mode tp_btf 7111 7112
 one_mode raw_tp 7121 7122
