@@ -57,10 +57,14 @@ topo_server() {
 	at_exit "kill_pid ${TOPO_PID[$name]}"
 }
 
-# topo_restart NAME: the same command again (the old process must be gone).
+# topo_restart NAME: the same command again (the old process must be gone).  The
+# command is re-split from its quoted form into an array, never run through eval in
+# the background, so that $! is the server's pid and not a subshell's.
 topo_restart() {
 	local name=$1 ns="NS_${TOPO_NODE[$1]}"
-	eval "ip netns exec '${!ns}' ${TOPO_CMD[$name]}" >>"$TOPO_DIR/$name.log" 2>&1 &
+	local -a cmd
+	eval "cmd=(${TOPO_CMD[$name]})"
+	ip netns exec "${!ns}" "${cmd[@]}" >>"$TOPO_DIR/$name.log" 2>&1 &
 	TOPO_PID[$name]=$!
 	at_exit "kill_pid ${TOPO_PID[$name]}"
 }
