@@ -14,7 +14,7 @@
 #    clear "storage" error, reads still served, writes accepted again WITHOUT a
 #    restart, sqlite3's integrity_check ok; a read-only database refused, then the
 #    same files accepted once writable, with their state.
-# timeout: 240
+# timeout: 300
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/aggregator_lib.sh"
 . "$(dirname "$0")/reliability_lib.sh"
@@ -232,4 +232,5 @@ PY
 else
 	skip "disk full and read-only" "cannot mount a tmpfs"
 fi
+rel_no_sanitizer_reports
 done_testing

@@ -4,6 +4,10 @@ INSITUD="$BUILD/insitud"
 INSITU="$BUILD/insitu"
 OBSBIN="$BUILD/insitu-observer"
 LOGTAIL="$BUILD/insitu-logtail"
+# Memory caps are for normal builds; under ASan (make SAN=1: BUILD=build/san) the
+# quarantine and shadow memory make resident sizes several times larger.
+REL_MEM_FACTOR=1
+[[ $BUILD == */san || $BUILD == san ]] && REL_MEM_FACTOR=8
 
 # rel_streamer SOCK DIR NAME [SECONDS]: a client that submits batches of 20 reports
 # about subjects NAME-0, NAME-1, ... and writes, after each acknowledgement, how many
@@ -73,4 +77,14 @@ bpf_ids_of() {
 bpf_ids_alive() {
 	{ bpftool -j prog list | jq -r '.[] | "prog \(.id)"'
 	  bpftool -j link list | jq -r '.[] | "link \(.id)"'; } | sort -u
+}
+
+# rel_no_sanitizer_reports: a test point failing if any log of this test (bg_start
+# output in $TAP_TMP) holds an ASan/UBSan/LSan report (make SAN=1 runs).
+rel_no_sanitizer_reports() {
+	local hits
+	hits=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$TAP_TMP"/*.log 2>/dev/null)
+	ok "no sanitizer report in any daemon's log" test -z "$hits"
+	[[ -n $hits ]] && grep -h -A 8 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' $hits | head -n 30 | sed 's/^/# /'
+	return 0
 }

@@ -25,9 +25,10 @@ need_cmd python3 jq redis-server redis-benchmark redis-cli nginx wrk curl
 
 SECS=${SOAK_SECONDS:-60}
 # Resident-memory caps in KiB (documented in docs/reliability.md).
-CAP_OBSERVER=${CAP_OBSERVER:-65536}    # 8 MiB ring mapped + maps + decoder
-CAP_INSITUD=${CAP_INSITUD:-65536}
-CAP_LOGTAIL=${CAP_LOGTAIL:-32768}
+# (x8 under ASan: REL_MEM_FACTOR)
+CAP_OBSERVER=${CAP_OBSERVER:-$((65536 * REL_MEM_FACTOR))}    # 8 MiB ring mapped + maps + decoder
+CAP_INSITUD=${CAP_INSITUD:-$((65536 * REL_MEM_FACTOR))}
+CAP_LOGTAIL=${CAP_LOGTAIL:-$((32768 * REL_MEM_FACTOR))}
 
 ports=()
 newport() { local p; while :; do p=$(free_port); [[ " ${ports[*]} " == *" $p "* ]] || break; done; ports+=("$p"); echo "$p"; }
@@ -207,4 +208,5 @@ ok "logtail: reports sent, none dropped" jq -e '.sent > 0 and .dropped == 0' <<<
 	jq -r '"slow_observer_drops \(.ringbuf_drops)\nslow_observer_records \(.records)"' <<<"$o2"
 	for k in "${!HWM[@]}"; do echo "vmhwm_kib_$k ${HWM[$k]}"; done
 } > "${SOAK_FIGURES:-$TAP_TMP/figures}"
+rel_no_sanitizer_reports
 done_testing
