@@ -143,6 +143,27 @@ struct {
 	__type(value, __u8);
 } netns SEC(".maps");
 
+/* Sockets used by the threads the pid/comm/cgroup filters let through.  TCP state
+ * changes, resets and retransmits happen in whatever context the kernel is in, so
+ * with those filters they are reported only for sockets in this set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} filtered_socks SEC(".maps");
+
+#define THREAD_FILTERS (cfg.filter_pids || cfg.filter_comms || cfg.filter_cgroup)
+
+static __always_inline void sock_remember(const struct sock *sk)
+{
+	__u64 k = (__u64)sk;
+	__u8 one = 1;
+
+	if (THREAD_FILTERS && !bpf_map_lookup_elem(&filtered_socks, &k))
+		bpf_map_update_elem(&filtered_socks, &k, &one, BPF_ANY);
+}
+
 /* Per-CPU buffers: the payload as gathered from user memory, and the event being
  * built.  Both have slack so variable offsets + lengths stay provably in bounds. */
 struct payload_buf {
@@ -451,11 +472,19 @@ static __always_inline void emit_conn(const struct sock *sk, __u8 type, __s32 er
 		count(INSITU_CNT_CONN);
 }
 
+/* With thread filters, only sockets those threads used (see filtered_socks). */
+static __always_inline bool tp_sock_wanted(const struct sock *sk)
+{
+	__u64 k = (__u64)sk;
+
+	return !THREAD_FILTERS || bpf_map_lookup_elem(&filtered_socks, &k);
+}
+
 static __always_inline int on_set_state(const struct sock *sk, int olds, int news, const bool btf)
 {
 	__u8 type;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || !tp_sock_wanted(sk))
 		return 0;
 	if (olds == TCP_SYN_SENT && news == TCP_ESTABLISHED)
 		type = INSITU_CONN_ESTABLISHED;
@@ -466,12 +495,16 @@ static __always_inline int on_set_state(const struct sock *sk, int olds, int new
 	else
 		return 0;
 	emit_conn(sk, type, BPF_CORE_READ(sk, sk_err), olds, news, 0, btf);
+	if (news == TCP_CLOSE && THREAD_FILTERS) {
+		__u64 k = (__u64)sk;
+		bpf_map_delete_elem(&filtered_socks, &k);
+	}
 	return 0;
 }
 
 static __always_inline int on_tcp_signal(const struct sock *sk, __u8 type, const bool btf)
 {
-	if (!sk) /* a reset answering a packet for no socket: no tuple here */
+	if (!sk || !tp_sock_wanted(sk)) /* !sk: a reset answering a packet for no socket */
 		return 0;
 	emit_conn(sk, type, BPF_CORE_READ(sk, sk_err), 0, 0, 0, btf);
 	return 0;
@@ -562,6 +595,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id, const bool bt
 			st.port_pending = 1;
 		}
 	}
+	sock_remember(sk);
 	if (sys == INSITU_SYS_CLOSE) {
 		/* the fd is gone at exit: report now */
 		emit_conn(sk, INSITU_CONN_SOCK_CLOSE, 0, 0, 0, ino, btf);
@@ -818,6 +852,8 @@ static __always_inline int on_exit_ctx(struct msg_ctx *mp, long ret, const bool 
 		if (ret < 0)
 			return 0;
 		sk = fd_sock(ret, &ino, &family, &proto, btf);
+		if (sk && proto == IPPROTO_TCP)
+			sock_remember(sk);
 		if (sk && proto == IPPROTO_TCP)
 			emit_conn(sk, INSITU_CONN_ACCEPT, 0, 0, 0, ino, btf);
 		return 0;

@@ -1,11 +1,12 @@
 /* trafficgen: drives one socket syscall family at a time, so the observer's tests
  * can check each of them with known payloads.
  *
- *   trafficgen [-6] [-u] [-n COUNT] -s ADDR PORT          echo server
+ *   trafficgen [-6] [-u] [-n COUNT] [-k CONNS] -s ADDR PORT   echo server
  *   trafficgen [-6] [-u] [-n COUNT] ADDR PORT MODE        client
  *
  * The server answers every message M with "ack:" M (TCP: read/write; UDP:
- * recvfrom/sendto) and exits after COUNT messages (TCP: when the peer closes).
+ * recvfrom/sendto) and exits after COUNT messages (TCP: after CONNS connections,
+ * one at a time, each until the peer closes).
  * Client MODEs: rw (write/read), sendrecv (send/recv), sendto (sendto/recvfrom),
  * vec (writev 3 iovecs / readv 2 iovecs), msg (sendmsg 3 iovecs / recvmsg),
  * mmsg (UDP only: sendmmsg COUNT datagrams / recvmmsg).  Message i is
@@ -22,7 +23,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-static int v6, udp, count = 3;
+static int v6, udp, count = 3, conns = 1;
 
 static void die(const char *what)
 {
@@ -79,16 +80,18 @@ static int server(const char *addr, int port)
 		die("listen");
 	printf("listening\n");
 	fflush(stdout);
-	int c = accept(s, NULL, NULL);
-	if (c < 0)
-		die("accept");
-	while ((n = read(c, buf, sizeof(buf))) > 0) {
-		memcpy(out, "ack:", 4);
-		memcpy(out + 4, buf, n);
-		if (write(c, out, n + 4) != n + 4)
-			die("write");
+	for (int k = 0; k < conns; k++) { /* one connection at a time */
+		int c = accept(s, NULL, NULL);
+		if (c < 0)
+			die("accept");
+		while ((n = read(c, buf, sizeof(buf))) > 0) {
+			memcpy(out, "ack:", 4);
+			memcpy(out + 4, buf, n);
+			if (write(c, out, n + 4) != n + 4)
+				die("write");
+		}
+		close(c);
 	}
-	close(c);
 	return 0;
 }
 
@@ -214,12 +217,13 @@ int main(int argc, char **argv)
 {
 	int opt, srv = 0;
 
-	while ((opt = getopt(argc, argv, "6un:s")) != -1) {
+	while ((opt = getopt(argc, argv, "6un:sk:")) != -1) {
 		switch (opt) {
 		case '6': v6 = 1; break;
 		case 'u': udp = 1; break;
 		case 'n': count = atoi(optarg); break;
 		case 's': srv = 1; break;
+		case 'k': conns = atoi(optarg); break;
 		default: return 2;
 		}
 	}
