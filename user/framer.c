@@ -57,6 +57,14 @@ struct sem_framer {
 	int hstate;
 	int64_t content_length;
 	bool chunked, no_body;
+	bool interim;             /* a 1xx response: the real one follows */
+	bool is_head;             /* this request is HEAD: its response has no body */
+	/* HTTP request/response pairing (sem_framer_pair): the to_server framer queues
+	 * one bit per request (HEAD or not) in its peer, which pops one per response */
+	struct sem_framer *peer;
+	uint64_t head_q;
+	uint8_t head_n;
+	bool pair_broken;         /* framing was lost: the queue no longer lines up */
 	/* resp */
 	int depth;
 	int64_t rem[RESP_DEPTH];
@@ -74,8 +82,18 @@ struct sem_framer *sem_framer_new(const struct sem_protocol *p, enum sem_dir dir
 	return f;
 }
 
+void sem_framer_pair(struct sem_framer *to_server, struct sem_framer *from_server)
+{
+	if (!to_server || !from_server || to_server->dir != SEM_TO_SERVER || from_server->dir != SEM_FROM_SERVER)
+		return;
+	to_server->peer = from_server;
+	from_server->peer = to_server;
+}
+
 void sem_framer_free(struct sem_framer *f)
 {
+	if (f && f->peer)
+		f->peer->peer = NULL;
 	free(f);
 }
 
@@ -99,7 +117,7 @@ static void reset_msg(struct sem_framer *f)
 	f->need = 0;
 	f->hstate = H_HEAD;
 	f->content_length = -1;
-	f->chunked = f->no_body = false;
+	f->chunked = f->no_body = f->interim = f->is_head = false;
 	f->depth = 0;
 	f->rem[0] = 1;
 	f->inline_cmd = false;
@@ -152,6 +170,11 @@ static void emit(struct sem_framer *f, sem_frame_fn fn, void *ctx, uint32_t extr
 static void lose_sync(struct sem_framer *f, sem_frame_fn fn, void *ctx)
 {
 	f->st.resyncs++;
+	/* requests and responses may no longer line up: stop pairing them */
+	if (f->dir == SEM_FROM_SERVER)
+		f->pair_broken = true;
+	else if (f->peer)
+		f->peer->pair_broken = true;
 	if (f->in_msg && f->mlen)
 		emit(f, fn, ctx, SEM_FR_ABORTED);
 	reset_msg(f);
@@ -369,7 +392,10 @@ static void http_header_line(struct sem_framer *f, size_t cn)
 				int code = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 				if (code / 100 == 1 || code == 204 || code == 304)
 					f->no_body = true;
+				f->interim = code / 100 == 1;
 			}
+		} else if (cn >= 5 && !memcmp(l, "HEAD ", 5)) {
+			f->is_head = true;
 		}
 		return;
 	}
@@ -388,6 +414,32 @@ static void http_header_line(struct sem_framer *f, size_t cn)
 			if (ci_prefix(l + i, cn - i, "chunked"))
 				f->chunked = true;
 	}
+}
+
+/* Request side: remember whether the request was HEAD.  Response side: a final
+ * (non-1xx) response answers the oldest request; after HEAD it has no body even
+ * when it announces a Content-Length. */
+static void http_pair_headers_done(struct sem_framer *f)
+{
+	if (f->dir == SEM_TO_SERVER) {
+		struct sem_framer *r = f->peer;
+		if (!r || r->pair_broken)
+			return;
+		if (r->head_n == 64) { /* more outstanding requests than we track */
+			r->pair_broken = true;
+			return;
+		}
+		r->head_q |= (uint64_t)f->is_head << r->head_n;
+		r->head_n++;
+		return;
+	}
+	if (f->pair_broken || f->interim || !f->head_n)
+		return;
+	bool head = f->head_q & 1;
+	f->head_q >>= 1;
+	f->head_n--;
+	if (head)
+		f->no_body = true;
 }
 
 /* "HTTP/x.y NNN" from the server, "METHOD target" (upper-case token, space) to it. */
@@ -463,6 +515,7 @@ static size_t step_http(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 			}
 			/* end of headers */
 			bool response = f->dir == SEM_FROM_SERVER;
+			http_pair_headers_done(f);
 			if (f->no_body) {
 				emit(f, fn, ctx, 0);
 			} else if (f->chunked) {

@@ -169,6 +169,11 @@ struct sem_framer_stats {
 struct sem_framer *sem_framer_new(const struct sem_protocol *p, enum sem_dir dir);
 void sem_framer_free(struct sem_framer *f);
 
+/* Optional, HTTP: lets the response framer know which requests were HEAD (their
+ * responses carry Content-Length but no body).  Pairs the two framers of one
+ * connection; pairing stops by itself if either direction loses framing. */
+void sem_framer_pair(struct sem_framer *to_server, struct sem_framer *from_server);
+
 /* Feeds one syscall's bytes: 'cap' captured bytes of a 'len'-byte transfer
  * (len > cap when the capture was a prefix: the missing bytes are skipped if the
  * framing knows their extent, else the framer resyncs at the next feed).  t_start

@@ -283,6 +283,7 @@ static int frame_file(const struct sem_set *set, const char *path, bool json, si
 			}
 			cn->fr[0] = sem_framer_new(cn->p, SEM_TO_SERVER);
 			cn->fr[1] = sem_framer_new(cn->p, SEM_FROM_SERVER);
+			sem_framer_pair(cn->fr[0], cn->fr[1]);
 		}
 		struct frame_ctx fc = { cn->p, id, dir, json };
 		size_t step = split && transport == IPPROTO_TCP ? split : bn;

@@ -289,6 +289,31 @@ static void test_late_start(void **state)
 	sem_free(s);
 }
 
+/* HEAD: the response announces a length but has no body; paired framers know. */
+static void test_head_pairing(void **state)
+{
+	(void)state;
+	struct sem_set *s = load(PROTO("{\"kind\":\"http1\"}"));
+	struct sem_framer *rq = sem_framer_new(sem_protocol_at(s, 0), SEM_TO_SERVER);
+	struct sem_framer *rs = sem_framer_new(sem_protocol_at(s, 0), SEM_FROM_SERVER);
+	sem_framer_pair(rq, rs);
+	struct got a = { 0 }, b = { 0 };
+	const char *req = "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n\r\n";
+	sem_framer_feed(rq, (const uint8_t *)req, strlen(req), strlen(req), 0, 0, on_frame, &a);
+	assert_int_equal(a.n, 2);
+	const char *resp = "HTTP/1.1 100 Continue\r\n\r\n"
+			   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+			   "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	sem_framer_feed(rs, (const uint8_t *)resp, strlen(resp), strlen(resp), 0, 0, on_frame, &b);
+	assert_int_equal(b.n, 3);
+	assert_int_equal(b.len[0], 25); /* interim: does not answer a request */
+	assert_int_equal(b.len[1], 38); /* HEAD: headers only */
+	assert_int_equal(b.len[2], 43);
+	sem_framer_free(rq);
+	sem_framer_free(rs);
+	sem_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_times_span_syscalls),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_late_start),
+		cmocka_unit_test(test_head_pairing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
