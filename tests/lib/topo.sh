@@ -119,7 +119,7 @@ http {
 }
 CONF
 	topo_server nginx ngx nginx -c "$ng/nginx.conf" -p "$ng" -g 'daemon off;'
-	wait_for 15 _http_up
+	wait_for 30 _http_up
 }
 
 _http_up() {
