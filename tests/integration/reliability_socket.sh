@@ -111,7 +111,7 @@ for t in ts: t.start()
 for t in ts: t.join()
 print(json.dumps(res))
 PY
-out=$(python3 "$TAP_TMP/storm.py" "$S" 15)
+out=$(python3 "$TAP_TMP/storm.py" "$S" 10)
 diag "storm: $(jq -c . <<<"$out" | cut -c1-600)"
 ok "a normal client was served all through the storm ($(jq .normal_ok <<<"$out") submits)" \
 	jq -e '.normal_ok >= 3 and .normal_bad == 0' <<<"$out"
