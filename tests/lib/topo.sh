@@ -1,7 +1,7 @@
 # Multi-host topologies in network namespaces for insitu's end-to-end tests and demo.
 # Source after tests/lib/tap.sh (uses netns_add, bg_start, at_exit, wait_for).
 #
-#   topo_switch                 a bridge in its own namespace ($NS_sw)
+#   topo_switch                 a bridge in its own namespace ($NS_sw, or $TOPO_SW's)
 #   topo_node NAME IP           a node namespace ($NS_NAME) on the bridge at $TOPO_NET.IP;
 #                               ${TOPO_NODE_NS[NAME]} lists every node's namespace
 #   topo_server NAME NODE CMD.. starts CMD inside NODE's namespace; its pid is
@@ -28,10 +28,14 @@ declare -gA TOPO_PID TOPO_CMD TOPO_NODE TOPO_NODE_NS
 TOPO_DIR=${TOPO_DIR:-$TAP_TMP/topo}
 mkdir -p "$TOPO_DIR"
 
+# The switch namespace is "sw" ($NS_sw); set TOPO_SW before topo_http/topo_dns to build
+# a second topology in the same test.
+TOPO_SW=${TOPO_SW:-sw}
 topo_switch() {
-	netns_add sw || return 1
-	ip -n "$NS_sw" link add br0 type bridge
-	ip -n "$NS_sw" link set br0 up
+	netns_add "$TOPO_SW" || return 1
+	TOPO_SW_NS=$(eval echo "\$NS_${TOPO_SW//-/_}")
+	ip -n "$TOPO_SW_NS" link add br0 type bridge
+	ip -n "$TOPO_SW_NS" link set br0 up
 }
 
 # topo_node NAME IP-LAST-OCTET
@@ -40,10 +44,10 @@ topo_node() {
 	local ns="NS_$1" v="e${TAP_ID: -5}x$2"
 	TOPO_NODE_NS[$1]=${!ns}
 	v=${v:0:13}
-	ip link add "${v}a" netns "${!ns}" type veth peer name "${v}b" netns "$NS_sw" || return 1
+	ip link add "${v}a" netns "${!ns}" type veth peer name "${v}b" netns "$TOPO_SW_NS" || return 1
 	ip -n "${!ns}" addr add "$TOPO_NET.$2/24" dev "${v}a"
 	ip -n "${!ns}" link set "${v}a" up
-	ip -n "$NS_sw" link set "${v}b" master br0 up
+	ip -n "$TOPO_SW_NS" link set "${v}b" master br0 up
 }
 
 # topo_server NAME NODE CMD...: runs CMD in NODE's namespace (pid in TOPO_PID[NAME]).
@@ -77,6 +81,7 @@ HTTP_BACKENDS=(b1 b2 b3)
 topo_http() {
 	local here i
 	here=$INSITU_ROOT/tests/e2e
+	HTTP_FRONT=$TOPO_NET.2
 	topo_switch || return 1
 	topo_node lg1 31 && topo_node lg2 32 && topo_node lg3 33 || return 1
 	topo_node ngx 2 && topo_node rd 20 || return 1
@@ -146,6 +151,7 @@ DNS_FRONT=$TOPO_NET.2
 topo_dns() {
 	local d=$TOPO_DIR/dns
 	mkdir -p "$d"
+	DNS_FRONT=$TOPO_NET.2
 	topo_switch || return 1
 	topo_node cl1 31 && topo_node cl2 32 && topo_node cl3 33 || return 1
 	topo_node dm 2 && topo_node ub 3 && topo_node bd 4 || return 1
