@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# timeout: 900
+# timeout: 1000
 # The observer on another kernel: Debian's linux-image 6.1 (fetched with apt-get
 # download, never installed) booted under qemu-system-x86_64 with TCG, a busybox
 # initramfs holding the built binaries, and the guest tests in tests/vm/guest/.
