@@ -69,7 +69,7 @@ enum { NR_READ = 63, NR_WRITE = 64, NR_CLOSE = 57, NR_READV = 65, NR_WRITEV = 66
 /* Set by the loader before load (rodata: lets the verifier drop disabled filters). */
 const volatile struct insitu_config cfg = {
 	.capture = INSITU_PAYLOAD_DEFAULT,
-	.wake_bytes = 64 * 1024,
+	.wake_bytes = 512 * 1024,
 };
 
 struct {

@@ -81,7 +81,7 @@ void observer_opts_default(struct observer_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->capture = INSITU_PAYLOAD_DEFAULT;
 	o->ring_kb = 8192;
-	o->wake_kb = 64;
+	o->wake_kb = 512;
 }
 
 struct observer *observer_open(const struct observer_opts *opts, char *err, size_t errlen)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 PP=$BUILD/tests/bench/pingpong
 OBSBIN=$BUILD/insitu-observer
-ROUNDS=${ROUNDS:-3} SECS=${SECS:-4} CONNS=${CONNS:-4} SIZE=${SIZE:-64}
+ROUNDS=${ROUNDS:-7} SECS=${SECS:-2} CONNS=${CONNS:-4} SIZE=${SIZE:-64}
 ((EUID == 0)) || { echo "observer bench: needs root" >&2; exit 1; }
 for b in "$PP" "$OBSBIN"; do [[ -x $b ]] || { echo "observer bench: $b not built" >&2; exit 1; }; done
 command -v jq >/dev/null || { echo "observer bench: needs jq" >&2; exit 1; }
@@ -30,7 +30,7 @@ printf '%-6s %12s %12s %7s %12s %10s %10s %9s\n' round untraced traced ratio eve
 ratios=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	base=$("$PP" -c "$CONNS" -s "$SIZE" -t "$SECS")
-	"$OBSBIN" --stats --json >"$tmp/obs.out" 2>"$tmp/obs.err" &
+	"$OBSBIN" --stats --json ${OBS_ARGS:-} >"$tmp/obs.out" 2>"$tmp/obs.err" &
 	obs_pid=$!
 	for _ in $(seq 100); do grep -q attached "$tmp/obs.err" && break; sleep 0.1; done
 	mode=$(grep -o '([a-z_]* mode' "$tmp/obs.err" | tr -d '(')
