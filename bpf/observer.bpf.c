@@ -635,6 +635,11 @@ struct msg_ctx {
 	__u32 seq;      /* running TCP position across mmsg messages */
 	__u64 pid_tgid;
 	__u16 mflags;   /* flags for every message of this call */
+	/* user structs read while building events: here rather than on the stack */
+	struct user_msghdr uh;
+	struct mmsghdr mh;
+	struct sockaddr_in6 sa;
+	struct iovec iov;
 };
 
 /* The exit handler's context lives in a per-CPU map, not on the stack: with the
@@ -655,20 +660,21 @@ static __always_inline struct msg_ctx *msg_ctx_get(void)
 }
 
 /* Peer address from a user sockaddr (UDP datagrams: sendto/recvfrom/msg_name). */
-static __always_inline void peer_from_user(struct insitu_msg_event *ev, const void *uaddr)
+static __always_inline void peer_from_user(struct msg_ctx *m, struct insitu_msg_event *ev,
+					   const void *uaddr)
 {
-	struct sockaddr_in6 sa = {};
+	struct sockaddr_in6 *sa = &m->sa;
 
-	if (!uaddr || bpf_probe_read_user(&sa, sizeof(sa), uaddr))
+	if (!uaddr || bpf_probe_read_user(sa, sizeof(*sa), uaddr))
 		return;
-	if (sa.sin6_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&sa;
+	if (sa->sin6_family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
 		__builtin_memset(ev->t.raddr, 0, 16);
 		__builtin_memcpy(ev->t.raddr, &s4->sin_addr.s_addr, 4);
 		ev->t.rport = bpf_ntohs(s4->sin_port);
-	} else if (sa.sin6_family == AF_INET6) {
-		__builtin_memcpy(ev->t.raddr, &sa.sin6_addr, 16);
-		ev->t.rport = bpf_ntohs(sa.sin6_port);
+	} else if (sa->sin6_family == AF_INET6) {
+		__builtin_memcpy(ev->t.raddr, &sa->sin6_addr, 16);
+		ev->t.rport = bpf_ntohs(sa->sin6_port);
 	} else {
 		return;
 	}
@@ -684,26 +690,27 @@ static __always_inline int copy_part(struct payload_buf *p, __u32 off, const voi
 }
 
 /* Gathers up to cap bytes of the first `bytes` bytes spread over a user iovec array. */
-static __always_inline __u32 copy_iov(struct payload_buf *p, const struct iovec *uiov, __u64 iovcnt,
+static __always_inline __u32 copy_iov(struct msg_ctx *m, struct payload_buf *p,
+				      const struct iovec *uiov, __u64 iovcnt,
 				      __u64 bytes, __u32 cap, __u16 *flags)
 {
 	__u32 off = 0;
 	__u64 left = bytes < cap ? bytes : cap;
 
 	for (int i = 0; i < INSITU_MAX_IOV; i++) {
-		struct iovec iov;
+		struct iovec *iov = &m->iov;
 		__u64 n;
 
 		if (i >= iovcnt || !left)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &uiov[i])) {
+		if (bpf_probe_read_user(iov, sizeof(*iov), &uiov[i])) {
 			*flags |= INSITU_F_COPY_FAIL;
 			break;
 		}
-		n = iov.iov_len < left ? iov.iov_len : left;
+		n = iov->iov_len < left ? iov->iov_len : left;
 		if (off >= INSITU_PAYLOAD_MAX)
 			break;
-		if (copy_part(p, off, iov.iov_base, n)) {
+		if (copy_part(p, off, iov->iov_base, n)) {
 			*flags |= INSITU_F_COPY_FAIL;
 			break;
 		}
@@ -752,7 +759,7 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 	sk_tuple(btf ? CAST(struct sock, m->st.sk) : m->st.sk, &ev->t, btf);
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	if (m->st.proto == IPPROTO_UDP && name)
-		peer_from_user(ev, name);
+		peer_from_user(m, ev, name);
 	if (m->st.port_pending && !port_wanted(ev->t.lport, ev->t.rport)) {
 		count(INSITU_CNT_FILTERED);
 		return;
@@ -768,7 +775,7 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 		want = INSITU_PAYLOAD_MAX;
 	if (bytes && want) {
 		if (iovcnt) {
-			cap = copy_iov(p, iov, iovcnt, bytes, want, &ev->flags);
+			cap = copy_iov(m, p, iov, iovcnt, bytes, want, &ev->flags);
 		} else {
 			cap = bytes < want ? bytes : want;
 			if (cap > buflen)
@@ -813,18 +820,17 @@ static __always_inline long mmsg_one(__u32 i, void *data, const bool btf)
 {
 	struct msg_ctx *m = msg_ctx_get();
 	struct mmsghdr *uv;
-	struct mmsghdr h;
 
 	if (!m || i >= m->nmsg || i >= INSITU_MAX_MMSG)
 		return 1;
 	uv = (struct mmsghdr *)m->vec;
-	if (bpf_probe_read_user(&h, sizeof(h), &uv[i])) {
+	if (bpf_probe_read_user(&m->mh, sizeof(m->mh), &uv[i])) {
 		count(INSITU_CNT_COPY_FAIL);
 		return 1;
 	}
-	emit_msg(m, h.msg_len, NULL, 0, h.msg_hdr.msg_iov, h.msg_hdr.msg_iovlen, h.msg_hdr.msg_name,
-		 i, btf);
-	m->seq += h.msg_len;
+	emit_msg(m, m->mh.msg_len, NULL, 0, m->mh.msg_hdr.msg_iov, m->mh.msg_hdr.msg_iovlen,
+		 m->mh.msg_hdr.msg_name, i, btf);
+	m->seq += m->mh.msg_len;
 	return 0;
 }
 static long mmsg_one_btf(__u32 i, void *data) { return mmsg_one(i, data, true); }
@@ -893,15 +899,13 @@ static __always_inline int on_exit_ctx(struct msg_ctx *mp, long ret, const bool 
 		break;
 	case INSITU_SYS_SENDMSG:
 	case INSITU_SYS_RECVMSG: {
-		struct user_msghdr h;
-
-		if (bpf_probe_read_user(&h, sizeof(h), (void *)mp->st.arg1)) {
+		if (bpf_probe_read_user(&mp->uh, sizeof(mp->uh), (void *)mp->st.arg1)) {
 			count(INSITU_CNT_COPY_FAIL);
 			break;
 		}
 		if (sys == INSITU_SYS_RECVMSG && (mp->st.arg2 & MSG_PEEK))
 			mp->mflags |= INSITU_F_PEEK;
-		emit_msg(mp, ret, NULL, 0, h.msg_iov, h.msg_iovlen, h.msg_name, 0, btf);
+		emit_msg(mp, ret, NULL, 0, mp->uh.msg_iov, mp->uh.msg_iovlen, mp->uh.msg_name, 0, btf);
 		break;
 	}
 	case INSITU_SYS_SENDMMSG:
