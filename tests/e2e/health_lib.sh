@@ -127,7 +127,7 @@ run_fault() {
 		fail "$name: $subj turns $want within ${DETECT} s" "last verdict: $LAST_VERDICT" \
 			"$(verdicts)"
 	fi
-	others_during 4 "$subj"
+	others_during 3 "$subj"
 	is "$name: no other component flagged while it lasts" "$WORST${WORST_WHO:+ ($WORST_WHO)}" HEALTHY
 	fault_clear
 	t0=$(now_s)
