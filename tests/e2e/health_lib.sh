@@ -78,13 +78,23 @@ wait_verdict() {
 	done
 }
 
+# why SUBJECT: each observer's newest non-HEALTHY metrics about it (for diagnostics)
+why() {
+	"$INSITU" -s "$E2E_SOCK" --json get panorama "$1" 2>/dev/null | jq -r '
+		.panorama.views[]? | .observer as $o | (.observations[-1].metrics // [])
+		| map(select(.status != "HEALTHY") | "\(.name)=\(.status):\(.score | floor)")
+		| select(length > 0) | "    seen by \($o): \(join(" "))"'
+}
+
 healthy_phase() {
 	local secs=$1 except=${2:-} end bad=0 line subj v
+	local -A told=()
 	end=$((SECONDS + secs))
 	while ((SECONDS < end)); do
 		while read -r subj v m _; do
 			[[ -n $subj && $subj != "$except" && $v != HEALTHY ]] || continue
 			echo "$(date +%T) $subj $v ($m)"
+			[[ -n ${told[$subj]:-} ]] || { why "$subj"; told[$subj]=1; }
 			bad=1
 		done < <(verdicts)
 		sleep 0.5
