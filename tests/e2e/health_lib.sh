@@ -139,6 +139,7 @@ run_fault() {
 	fi
 	others_during 3 "$subj"
 	is "$name: no other component flagged while it lasts" "$WORST${WORST_WHO:+ ($WORST_WHO)}" HEALTHY
+	[[ $WORST == HEALTHY ]] || why "${WORST_WHO%% *}" | sed 's/^/#/'
 	fault_clear
 	t0=$(now_s)
 	if wait_verdict "$subj" HEALTHY 25; then
