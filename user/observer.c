@@ -16,6 +16,7 @@
 #include "observer_consumer.h"
 #include "observer_dump.h"
 #include "observer_loader.h"
+#include "observer_stages.h"
 #include "observer_record.h"
 #include "timeutil.h"
 
@@ -50,12 +51,15 @@ static const char usage[] =
 "Capture:\n"
 "  -c, --capture BYTES    payload prefix kept per message (default 512, max 4096)\n"
 "      --ring-kb KB       ring buffer size, power of two (default 8192)\n"
-"      --wake-kb KB       wake the reader when this much is queued (default 64)\n"
+"      --wake-kb KB       wake the reader each time this much more is queued\n"
+"                         (default 512; it also reads after every quiet poll)\n"
 "      --poll-ms MS       longest wait before reading queued events (default 100)\n"
 "      --mode MODE        auto (default), tp_btf or raw_tp hooks\n"
 "      --no-lifecycle     do not attach the TCP state/reset/retransmit tracepoints\n"
 "      --duration SEC     stop after SEC seconds\n"
 "      --throttle-ms MS   sleep MS after each read (testing ring-buffer overflow)\n"
+"\n"
+STAGES_USAGE
 "\n"
 "  -v, --verbose          more messages (twice: libbpf's own log)\n"
 "  -q, --quiet            errors only\n"
@@ -130,6 +134,8 @@ struct run {
 	struct obs_sink dump_sink, rec_sink;
 	struct obs_recorder rec;
 	int recording;
+	struct stages_opts stg;
+	struct stages *stages; /* semantics, linker, health: NULL when none asked for */
 };
 
 static void print_stats(struct run *r, struct observer *o, FILE *out)
@@ -190,7 +196,8 @@ static int parse_args(struct run *r, int argc, char **argv)
 		{"throttle-ms", required_argument, 0, O_THROTTLE},
 		{"interval", required_argument, 0, O_INTERVAL}, {"json", no_argument, 0, O_JSON},
 		{"verbose", no_argument, 0, 'v'},     {"quiet", no_argument, 0, 'q'},
-		{"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+		{"help", no_argument, 0, 'h'},        STAGES_LONG_OPTIONS,
+		{0, 0, 0, 0},
 	};
 	struct observer_opts *op = &r->opts;
 	int c, verbose = 0;
@@ -299,6 +306,11 @@ static int parse_args(struct run *r, int argc, char **argv)
 		case 'q': log_set_level(LOG_ERROR); break;
 		case 'h': fputs(usage, stdout); exit(0);
 		default:
+			if (c >= STG_FIRST && c < STG_LAST) {
+				if (stages_parse_opt(&r->stg, c, optarg))
+					return -1;
+				break;
+			}
 			fputs("Try 'insitu-observer --help'.\n", stderr);
 			return -1;
 		}
@@ -362,12 +374,37 @@ static int finish_outputs(struct run *r, struct observer *o)
 		log_error("%s: writing failed", r->output ? r->output : "stdout");
 		rc = 1;
 	}
-	if (r->stats)
-		print_stats(r, o, r->dump && r->out == stdout ? stderr : stdout);
+	if (r->stages)
+		stages_finish(r->stages);
+	if (r->stats) {
+		FILE *so = r->dump && r->out == stdout ? stderr : stdout;
+		print_stats(r, o, so);
+		if (r->stages)
+			stages_print_stats(r->stages, so, r->json);
+	}
 	if (r->output && r->out)
 		fclose(r->out);
 	r->out = NULL;
 	return rc;
+}
+
+static void add_port(void *arg, uint16_t port)
+{
+	if (observer_add_port(arg, port))
+		log_warn("port %u: the kernel port filter is full", port);
+}
+
+/* The later stages, before the observer is opened: they decide the port filter. */
+static int setup_stages(struct run *r, int live)
+{
+	if (!stages_wanted(&r->stg))
+		return 0;
+	r->stages = stages_new(&r->stg, &r->pipe, live);
+	if (!r->stages)
+		return -1;
+	if (live && !r->opts.nports && !r->stg.all_ports)
+		r->opts.port_filter = true;
+	return 0;
 }
 
 static int do_replay(struct run *r)
@@ -381,7 +418,7 @@ static int do_replay(struct run *r)
 		obs_reader_close(&rd);
 		return 1;
 	}
-	if (setup_outputs(r)) {
+	if (setup_stages(r, 0) || setup_outputs(r)) {
 		obs_reader_close(&rd);
 		return 1;
 	}
@@ -390,6 +427,8 @@ static int do_replay(struct run *r)
 		log_error("%s (after %" PRIu64 " good records)", rd.err, r->pipe.st.records);
 	obs_reader_close(&rd);
 	rc = finish_outputs(r, NULL);
+	stages_free(r->stages);
+	r->stages = NULL;
 	return n < 0 ? 1 : rc;
 }
 
@@ -401,6 +440,8 @@ static int do_live(struct run *r)
 	uint64_t t_end, t_stats;
 	int rc = 1;
 
+	if (setup_stages(r, 1))
+		return 1;
 	o = observer_open(&r->opts, err, sizeof(err));
 	if (!o) {
 		log_error("%s", err);
@@ -409,6 +450,13 @@ static int do_live(struct run *r)
 	if (observer_load(o, err, sizeof(err))) {
 		log_error("%s", err);
 		goto out;
+	}
+	if (r->stages) {
+		int np = r->opts.nports ? 0 : stages_ports(r->stages, add_port, o);
+		if (np)
+			log_info("capturing the %d server port(s) of the semantics (--all-ports: every port)", np);
+		if (stages_kernel(r->stages, observer_bpf_object(o)))
+			goto out;
 	}
 	if (setup_outputs(r))
 		goto out;
@@ -448,6 +496,8 @@ out:
 	if (r->recording)
 		obs_recorder_close(&r->rec);
 	observer_close(o);
+	stages_free(r->stages);
+	r->stages = NULL;
 	return rc;
 }
 
