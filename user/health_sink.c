@@ -70,7 +70,6 @@ static const char *side_name(struct health_sink *hs, const struct lk_side *s)
 	return names_node(hs->names, s->netns, s->pid, s->comm, 0);
 }
 
-/* Observer and subject of a hop, learning the server's endpoint on the way. */
 static bool warming_up(const struct health_sink *hs)
 {
 	return hs->ev_now - hs->ev_first < WARMUP_NS;
