@@ -24,7 +24,7 @@ need_cmd python3 jq sqlite3 bpftool redis-server redis-benchmark redis-cli
 
 # --- 1. insitud kill -9 mid-stream, three times, three reconnecting clients ---------
 D=$TAP_TMP/d
-start_insitud PID "$D" -q || { fail "insitud starts"; done_testing; }
+rel_start_insitud PID "$D" -q || { fail "insitud starts"; done_testing; }
 S=$D/sock
 names=(s1 s2 s3)
 spids=()
@@ -54,7 +54,7 @@ for cycle in 1 2 3; do
 	declare -A at_kill=()
 	for n in "${names[@]}"; do at_kill[$n]=$(rel_acked "$TAP_TMP" "$n"); done
 	echo "FAIL lt-down-$cycle" >> "$TAP_TMP/app.log"    # reported while insitud is away
-	start_insitud PID "$D" -q || { fail "insitud restarts after kill -9 #$cycle"; break; }
+	rel_start_insitud PID "$D" -q || { fail "insitud restarts after kill -9 #$cycle"; break; }
 	for n in "${names[@]}"; do
 		m=$(rel_missing "$S" "$n" "${at_kill[$n]}")
 		((m == 0)) || { lost=$((lost + m)); diag "cycle $cycle: $n lost $m of ${at_kill[$n]} acknowledged"; }
@@ -65,10 +65,16 @@ done
 ok "streams were really running (>= 900 acknowledged over 3 kills)" test "$(total_acked)" -ge 900
 is "no acknowledged report lost over 3 kill -9" "$lost" 0
 is "integrity_check ok after each kill -9" "$cycles_ok" 3
-before=$(total_acked)
-ok "clients reconnected by themselves and go on" wait_for 20 test "$(total_acked)" -gt "$((before + 100))"
+# every client goes on after the last restart, having reconnected by itself (a client
+# still retrying when the next kill came reconnects once for both)
+progressed() {
+	local n
+	for n in "${names[@]}"; do (($(rel_acked "$TAP_TMP" "$n") > ${at_kill[$n]})) || return 1; done
+}
+ok "every client reconnected by itself and goes on" wait_for 30 progressed
 reconn=$(awk '{s+=$2} END {print s+0}' "$TAP_TMP"/s{1,2,3}.acked)
-ok "... each of them reconnected 3 times (total $reconn)" test "$reconn" -ge 9
+ok "... each at least once, 3+ in all (total $reconn)" \
+	bash -c "awk '\$2 < 1 { bad = 1 } END { exit bad }' $TAP_TMP/s1.acked $TAP_TMP/s2.acked $TAP_TMP/s3.acked && (($reconn >= 3))"
 ok "logtail reconnected by itself" wait_for 20 bash -c "echo 'FAIL lt-after' >> '$TAP_TMP/app.log'; sleep 0.3; '$INSITU' -s '$S' get report lt-after"
 kill -INT "$LT"; wait "$LT" 2>/dev/null
 lts=$(grep '^{' "$TAP_TMP/LT.log" | tail -n1)
@@ -88,7 +94,7 @@ kill_pid "$PID"
 if "$OBSBIN" --help 2>&1 | grep -q -- '--report'; then
 	netns_add rep
 	R=$TAP_TMP/r
-	start_insitud RPID "$R" -q || fail "insitud for the reporter starts"
+	rel_start_insitud RPID "$R" -q || fail "insitud for the reporter starts"
 	bg_start RREDIS ip netns exec "$NS_rep" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no
 	wait_for 10 ip netns exec "$NS_rep" redis-cli ping
 	bg_start ROBS "$OBSBIN" --report --socket "$R/sock" --netns "/run/netns/$NS_rep" --window 200 --stats --json
@@ -101,7 +107,7 @@ if "$OBSBIN" --help 2>&1 | grep -q -- '--report'; then
 	sleep 1.5
 	touch "$TAP_TMP/rstop"; wait "$traffic" 2>/dev/null
 	sleep 1      # the last windows close while insitud is away
-	start_insitud RPID "$R" -q || fail "insitud restarts"
+	rel_start_insitud RPID "$R" -q || fail "insitud restarts"
 	ok "the reporter reconnects by itself and delivers its backlog" wait_for 20 \
 		bash -c "[[ \$('$INSITU' -s '$R/sock' --json stats | jq .reports_local_accepted) -ge 1 ]]"
 	sleep 1
@@ -117,7 +123,7 @@ else
 fi
 
 # --- 2. insitu-observer kill -9 under load ------------------------------------------
-PR=$(free_port)
+PR=$(rel_port)
 bg_start REDIS redis-server --port "$PR" --bind 127.0.0.1 --save '' --appendonly no --protected-mode no
 wait_for 10 redis-cli -p "$PR" ping
 bg_start OBS "$OBSBIN" --port "$PR" --dump -o /dev/null --stats
@@ -147,13 +153,15 @@ fi
 
 # --- 3. a peer flapping -------------------------------------------------------------
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TAP_TMP/key"
-pA=$(free_port); pB=$(free_port); while [[ $pB == "$pA" ]]; do pB=$(free_port); done
+pA=$(rel_port); pB=$(rel_port); while [[ $pB == "$pA" ]]; do pB=$(rel_port); done
 A_ARGS=(-q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pB" --peer-timeout 1)
 B_ARGS=(-q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" --peer-timeout 1)
-start_insitud PA "$TAP_TMP/A" "${A_ARGS[@]}" || fail "A starts"
-start_insitud PB "$TAP_TMP/B" "${B_ARGS[@]}" || fail "B starts"
+rel_start_insitud PA "$TAP_TMP/A" "${A_ARGS[@]}" || fail "A starts"
+rel_start_insitud PB "$TAP_TMP/B" "${B_ARGS[@]}" || fail "B starts"
 rm -f "$TAP_TMP/stop"
-rel_streamer "$TAP_TMP/A/sock" "$TAP_TMP" fl 200 >/dev/null 2>&1 &
+# ~2,000 reports/s at most: while B is down they wait in A's queue, which must not
+# overflow for the test to expect all of them at B
+rel_streamer "$TAP_TMP/A/sock" "$TAP_TMP" fl 200 0.01 >/dev/null 2>&1 &
 fl=$!; at_exit "kill $fl"
 flaps=0
 for i in 1 2 3 4 5; do
@@ -161,15 +169,17 @@ for i in 1 2 3 4 5; do
 	if ((i % 2)); then kill -KILL "$PB"; else kill -TERM "$PB"; fi
 	wait "$PB" 2>/dev/null
 	sleep 0.5
-	start_insitud PB "$TAP_TMP/B" "${B_ARGS[@]}" && flaps=$((flaps + 1))
+	rel_start_insitud PB "$TAP_TMP/B" "${B_ARGS[@]}" && flaps=$((flaps + 1))
 done
 sleep 1
 touch "$TAP_TMP/stop"; wait "$fl" 2>/dev/null
 is "B flapped 5 times (kill -9 and TERM alternately)" "$flaps" 5
 n=$(rel_acked "$TAP_TMP" fl)
 read -r _ rc < "$TAP_TMP/fl.acked"
-ok "A kept accepting all along ($n reports, client reconnects: $rc)" test "$n" -ge 200 -a "$rc" -eq 0
+ok "A kept accepting all along ($n reports, client reconnects: $rc)" test "$n" -ge 100 -a "$rc" -eq 0
 is "A has every report it acknowledged" "$(rel_missing "$TAP_TMP/A/sock" fl "$n")" 0
+ovf=$("$INSITU" -s "$TAP_TMP/A/sock" --json peers | jq '.peers[0].dropped_overflow')
+is "A's queue for b never overflowed" "$ovf" 0
 ok "B finally has every one of them (queued at A, re-sent)" wait_for 30 \
 	bash -c "[[ \$('$INSITU' -s '$TAP_TMP/B/sock' --json list subjects | jq '[.subjects[].subject | select(startswith(\"fl-\"))] | length') -ge $n ]]"
 diag "A's view of b: $("$INSITU" -s "$TAP_TMP/A/sock" --json peers | jq -c '.peers[0]')"
@@ -180,7 +190,7 @@ kill_pid "$PA"; kill_pid "$PB"
 F=$TAP_TMP/full; mkdir -p "$F"
 if mount -t tmpfs -o size=1m tmpfs "$F"; then
 	at_exit "umount -l '$F'"
-	start_insitud FPID "$F" -q || fail "insitud on a 1 MiB file system"
+	rel_start_insitud FPID "$F" -q || fail "insitud on a 1 MiB file system"
 	out=$(python3 - "$F/sock" <<'PY'
 import socket, sys, json
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile('rwb')
@@ -224,7 +234,7 @@ PY
 	out=$("$INSITUD" -q -s "$TAP_TMP/ro.sock" -d "$F/db" 2>&1); rc=$?
 	ok "read-only database refused at start ($out)" test "$rc" -ne 0
 	mount -o remount,rw "$F"
-	start_insitud FPID "$F" -q || fail "insitud starts once writable"
+	rel_start_insitud FPID "$F" -q || fail "insitud starts once writable"
 	is "writable again: the state is intact" "$(rel_missing "$F/sock" f "$acked")" 0
 	ok "... and new writes are accepted" "$INSITU" -s "$F/sock" --as o report after-ro m:h:90
 	kill_pid "$FPID"

@@ -9,16 +9,18 @@ LOGTAIL="$BUILD/insitu-logtail"
 REL_MEM_FACTOR=1
 [[ $BUILD == */san || $BUILD == san ]] && REL_MEM_FACTOR=8
 
-# rel_streamer SOCK DIR NAME [SECONDS]: a client that submits batches of 20 reports
+# rel_streamer SOCK DIR NAME [SECONDS [PAUSE]]: a client that submits batches of 20 reports
 # about subjects NAME-0, NAME-1, ... and writes, after each acknowledgement, how many
 # were acknowledged so far to DIR/NAME.acked.  When insitud goes away it reconnects by
 # itself (every 50 ms) and resends the batch that was not acknowledged, like an
 # observer's reporter must.  Stops when DIR/stop exists or after SECONDS (default 120).
+# PAUSE: seconds to wait after each acknowledged batch (default 0: as fast as it can).
 rel_streamer() {
 	python3 - "$@" <<'PY'
 import json, os, socket, sys, time
 sock, d, name = sys.argv[1], sys.argv[2], sys.argv[3]
 limit = time.time() + (float(sys.argv[4]) if len(sys.argv) > 4 else 120)
+pause = float(sys.argv[5]) if len(sys.argv) > 5 else 0
 acked, reconnects = 0, -1
 def stop(): return os.path.exists(os.path.join(d, "stop")) or time.time() > limit
 while not stop():
@@ -43,6 +45,7 @@ while not stop():
             acked += 20
             with open(os.path.join(d, name + ".acked.tmp"), "w") as o: o.write("%d %d\n" % (acked, reconnects))
             os.rename(os.path.join(d, name + ".acked.tmp"), os.path.join(d, name + ".acked"))
+            if pause: time.sleep(pause)
     except (OSError, EOFError, ValueError, KeyError):
         pass
     finally:
@@ -87,4 +90,26 @@ rel_no_sanitizer_reports() {
 	ok "no sanitizer report in any daemon's log" test -z "$hits"
 	[[ -n $hits ]] && grep -h -A 8 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' $hits | head -n 30 | sed 's/^/# /'
 	return 0
+}
+
+# rel_start_insitud VAR DIR [ARGS...]: start_insitud (aggregator_lib.sh) with more
+# patience: the shared test machine can be slow to schedule a new daemon.
+rel_start_insitud() {
+	local var=$1 dir=$2; shift 2
+	mkdir -p "$dir"
+	bg_start "$var" "$INSITUD" -s "$dir/sock" -d "$dir/db" "$@"
+	wait_for 30 "$INSITU" -s "$dir/sock" ping
+}
+
+# rel_port: a TCP port below the ephemeral range (so no outgoing connection of the
+# busy machine holds it) that no socket uses right now.  free_port's range overlaps
+# the ephemeral ports, and under load a daemon's bind() then fails now and then.
+rel_port() {
+	local lo hi p
+	read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range
+	((lo > 11000)) || lo=32768
+	while :; do
+		p=$((10000 + RANDOM % (lo - 10000)))
+		ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
 }

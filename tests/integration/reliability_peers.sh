@@ -18,7 +18,7 @@ need_cmd python3 jq
 
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TAP_TMP/key"
 ports=()
-newport() { local p; while :; do p=$(free_port); [[ " ${ports[*]} " == *" $p "* ]] || break; done; ports+=("$p"); echo "$p"; }
+newport() { local p; while :; do p=$(rel_port); [[ " ${ports[*]} " == *" $p "* ]] || break; done; ports+=("$p"); echo "$p"; }
 pA=$(newport); pB=$(newport); pX=$(newport); pB2=$(newport)
 
 # The proxy: listens on pX, forwards to B.  A->B is cut into frames (u32 big-endian
@@ -86,12 +86,13 @@ PY
 echo pass > "$TAP_TMP/MODE"
 bg_start MITM python3 "$TAP_TMP/mitm.py" "$pX" "$pB" "$TAP_TMP"
 wait_for 10 bash -c "ss -Hltn 'sport = :$pX' | grep -q ."
-start_insitud PB "$TAP_TMP/B" -q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" --peer-timeout 1 || fail "B starts"
+rel_start_insitud PB "$TAP_TMP/B" -q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" --peer-timeout 1 || fail "B starts"
 # A reaches b only through the proxy
-start_insitud PA "$TAP_TMP/A" -q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pX" --peer-timeout 1 || fail "A starts"
+rel_start_insitud PA "$TAP_TMP/A" -q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pX" --peer-timeout 1 || fail "A starts"
 a() { "$INSITU" -s "$TAP_TMP/A/sock" "$@"; }
 b() { "$INSITU" -s "$TAP_TMP/B/sock" "$@"; }
 bstat() { b --json stats | jq ".peers.$1"; }
+bstat_gt() { (($(bstat "$1") > $2)); }   # re-read at every try of wait_for
 
 a --as oa report clean m:h:90 >/dev/null
 ok "through the proxy, untouched: the report arrives" wait_for 20 b get view oa clean
@@ -101,7 +102,7 @@ af0=$(bstat auth_failures)
 echo tamper > "$TAP_TMP/MODE"
 a --as oa report tampered m:u:17 >/dev/null
 ok "the proxy flipped a byte of a REPORTS frame" wait_for 10 grep -q tampered "$TAP_TMP/mitm.events"
-ok "B rejects it as an authentication failure" wait_for 10 test "$(bstat auth_failures)" -gt "$af0"
+ok "B rejects it as an authentication failure" wait_for 10 bstat_gt auth_failures "$af0"
 ok "A re-sends on a new connection and B gets the report" wait_for 20 b get view oa tampered
 is "... exactly as A sent it (one observation, UNHEALTHY 17)" \
 	"$(b --json get view oa tampered | jq -c '[.view.observations | length, .[0].metrics[0].status, .[0].metrics[0].score]')" '[1,"UNHEALTHY",17]'
@@ -111,7 +112,7 @@ fr0=$(bstat frames_rejected)
 echo dup > "$TAP_TMP/MODE"
 a --as oa report duplicated m:m:44 >/dev/null
 ok "the proxy sent a REPORTS frame twice" wait_for 10 grep -q duplicated "$TAP_TMP/mitm.events"
-ok "B rejects the copy (out of sequence)" wait_for 10 test "$(bstat frames_rejected)" -gt "$fr0"
+ok "B rejects the copy (out of sequence)" wait_for 10 bstat_gt frames_rejected "$fr0"
 ok "the report itself arrives" wait_for 20 b get view oa duplicated
 sleep 1
 # B stored the original, then dropped the connection on the copy before its RESULTS
@@ -123,7 +124,7 @@ ok "... as A sent it, at most twice (the copy itself is never stored)" \
 	bash -c "'$INSITU' -s '$TAP_TMP/B/sock' --json get view oa duplicated | jq -e '(.view.observations | length) <= 2 and all(.view.observations[]; .metrics[0].status == \"MAYBE_UNHEALTHY\" and .metrics[0].score == 44)'"
 
 # --- replay on another connection, to a fresh B with the same key and id ---
-start_insitud PB2 "$TAP_TMP/B2" -q -i b -l "127.0.0.1:$pB2" -k "$TAP_TMP/key" -p "a=127.0.0.1:$(newport)" --peer-timeout 5 || fail "B2 starts"
+rel_start_insitud PB2 "$TAP_TMP/B2" -q -i b -l "127.0.0.1:$pB2" -k "$TAP_TMP/key" -p "a=127.0.0.1:$(newport)" --peer-timeout 5 || fail "B2 starts"
 recs=$(ls "$TAP_TMP"/rec.* | wc -l)
 out=$(python3 - "$pB2" "$TAP_TMP"/rec.* <<'PY'
 import socket, struct, sys, time

@@ -17,9 +17,9 @@ need_cmd python3 jq redis-server redis-cli redis-benchmark
 
 MARK="pw-$RANDOM$RANDOM-zq"
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TAP_TMP/key"
-pA=$(free_port); pB=$(free_port); while [[ $pB == "$pA" ]]; do pB=$(free_port); done
-start_insitud PA "$TAP_TMP/A" -q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pB" || fail "A starts"
-start_insitud PB "$TAP_TMP/B" -q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" || fail "B starts"
+pA=$(rel_port); pB=$(rel_port); while [[ $pB == "$pA" ]]; do pB=$(rel_port); done
+rel_start_insitud PA "$TAP_TMP/A" -q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pB" || fail "A starts"
+rel_start_insitud PB "$TAP_TMP/B" -q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" || fail "B starts"
 
 netns_add priv
 bg_start REDIS ip netns exec "$NS_priv" redis-server --port 6379 --bind 127.0.0.1 --save '' --appendonly no

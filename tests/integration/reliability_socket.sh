@@ -208,8 +208,8 @@ kill_pid "$LPID"
 
 # --- the peer port ---
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TAP_TMP/key"
-pA=$(free_port); pB=$(free_port); while [[ $pB == "$pA" ]]; do pB=$(free_port); done
-start_insitud PA "$TAP_TMP/A" -q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pB" || fail "A starts"
+pA=$(rel_port); pB=$(rel_port); while [[ $pB == "$pA" ]]; do pB=$(rel_port); done
+rel_start_insitud PA "$TAP_TMP/A" -q -i a -l "127.0.0.1:$pA" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pB" || fail "A starts"
 out=$(python3 - "$pA" <<'PY'
 import json, os, socket, struct, time, resource
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
@@ -258,7 +258,7 @@ ps=$("$INSITU" -s "$TAP_TMP/A/sock" --json stats | jq -c '.peers')
 diag "A peers counters: $ps"
 ok "... all of it counted (frames_rejected/malformed/auth_failures, incoming_refused)" \
 	jq -e '(.frames_rejected + .malformed + .auth_failures) >= 1 and .incoming_refused >= 100' <<<"$ps"
-start_insitud PB "$TAP_TMP/B" -q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" || fail "B starts"
+rel_start_insitud PB "$TAP_TMP/B" -q -i b -l "127.0.0.1:$pB" -k "$TAP_TMP/key" -p "a=127.0.0.1:$pA" || fail "B starts"
 "$INSITU" -s "$TAP_TMP/B/sock" --as ob report after-hostile m:u:10 >/dev/null
 ok "a real peer's reports still get through" wait_for 20 "$INSITU" -s "$TAP_TMP/A/sock" get view ob after-hostile
 rel_no_sanitizer_reports

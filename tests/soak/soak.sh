@@ -31,7 +31,7 @@ CAP_INSITUD=${CAP_INSITUD:-$((65536 * REL_MEM_FACTOR))}
 CAP_LOGTAIL=${CAP_LOGTAIL:-$((32768 * REL_MEM_FACTOR))}
 
 ports=()
-newport() { local p; while :; do p=$(free_port); [[ " ${ports[*]} " == *" $p "* ]] || break; done; ports+=("$p"); echo "$p"; }
+newport() { local p; while :; do p=$(rel_port); [[ " ${ports[*]} " == *" $p "* ]] || break; done; ports+=("$p"); echo "$p"; }
 PR=$(newport); PN=$(newport); PDEAD=$(newport)
 
 # --- the traced programs ---
@@ -58,7 +58,7 @@ bg_start NGINX nginx -c "$N/nginx.conf" -p "$N" -g 'daemon off;'
 wait_for 10 curl -sf -o /dev/null "http://127.0.0.1:$PN/" || { fail "nginx starts"; done_testing; }
 
 # --- insitu ---
-start_insitud AGG "$TAP_TMP/agg" -q || { fail "insitud starts"; done_testing; }
+rel_start_insitud AGG "$TAP_TMP/agg" -q || { fail "insitud starts"; done_testing; }
 S=$TAP_TMP/agg/sock
 bg_start OBS "$OBSBIN" --port "$PR" --port "$PN" --dump -o /dev/null --stats --json --interval 5
 bg_start SLOW "$OBSBIN" --port "$PR" --port "$PN" --ring-kb 64 --throttle-ms 50 --stats --json --interval 5
