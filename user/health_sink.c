@@ -98,9 +98,32 @@ static bool hop_names(struct health_sink *hs, const struct lk_hop *h, const char
 	return true;
 }
 
+static uint64_t gave_up_at(const struct lk_hop *h)
+{
+	uint64_t a = h->side[LK_CLIENT].t_gave_up, b = h->side[LK_SERVER].t_gave_up;
+	return a && b ? (a < b ? a : b) : a ? a : b;
+}
+
+/* Closed without an answer after the request it was serving had already been given
+ * up by its own caller: a proxy dropping the upstream request of a client that went
+ * away.  That is nobody's failure downstream. */
+static bool abandoned(const struct lk_hop *h)
+{
+	const struct lk_hop *p = h->parent;
+	uint64_t pg, cg;
+
+	if (!p || !(lk_hop_flags(h) & LK_F_CLOSED) || !(lk_hop_flags(p) & (LK_F_CLOSED | LK_F_TIMEOUT)))
+		return false;
+	pg = gave_up_at(p);
+	cg = gave_up_at(h);
+	return pg && cg && pg <= cg;
+}
+
 static bool hop_failed(const struct lk_hop *h)
 {
 	uint16_t f = lk_hop_flags(h);
+	if (abandoned(h))
+		return false;
 	return (f & (LK_F_TIMEOUT | LK_F_CLOSED)) || lk_hop_outcome(h) == LK_OUTCOME_ERROR;
 }
 
@@ -120,7 +143,7 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 	const char *obs, *subj;
 	uint64_t lat, kids, t;
 
-	if (h->oneway || (flags & (LK_F_EVICTED | LK_F_INCOMPLETE))) {
+	if (h->oneway || (flags & (LK_F_EVICTED | LK_F_INCOMPLETE)) || abandoned(h)) {
 		hs->st.hops_skipped++;
 		return;
 	}
