@@ -5,6 +5,8 @@
 #   ok "name" cmd args...           # one test point: passes when cmd exits 0
 #   is "name" "$got" "$want"        # equality, shows both on failure
 #   skip "name" "why"
+#   known_gap 'glob' "why"          # test points whose name matches are TODO: a known,
+#                                   # documented gap; reported, never hidden
 #   netns_add NAME                  # a namespace deleted at exit (name is prefixed)
 #   bg_start VAR cmd args...        # start in background, pid in $VAR, killed at exit
 #   at_exit "shell code"            # run at exit, last registered first
@@ -27,6 +29,19 @@ TAP_TMP=$(mktemp -d "/tmp/insitu-${TAP_ID}.XXXXXX")
 
 at_exit() { _cleanups+=("$1"); }
 
+# Known gaps: a failing test point whose name matches one of these globs is printed as
+# "not ok N - name # TODO why" — TAP's "expected to fail" — so it stays visible in
+# every run but does not fail the suite.  Each one must be named in the docs.
+_gap_globs=() _gap_why=()
+known_gap() { _gap_globs+=("$1"); _gap_why+=("$2"); }
+_todo() {
+	local i
+	for ((i = 0; i < ${#_gap_globs[@]}; i++)); do
+		# shellcheck disable=SC2053
+		[[ $1 == ${_gap_globs[$i]} ]] && { printf ' # TODO %s' "${_gap_why[$i]}"; return; }
+	done
+}
+
 _run_cleanups() {
 	local i
 	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
@@ -44,10 +59,10 @@ ok() {
 	TAP_N=$((TAP_N + 1))
 	local out
 	if out=$("$@" 2>&1); then
-		echo "ok $TAP_N - $name"
+		echo "ok $TAP_N - $name$(_todo "$name")"
 	else
-		echo "not ok $TAP_N - $name"
-		TAP_FAILED=$((TAP_FAILED + 1))
+		echo "not ok $TAP_N - $name$(_todo "$name")"
+		[[ -z $(_todo "$name") ]] && TAP_FAILED=$((TAP_FAILED + 1))
 		[[ -n $out ]] && printf '%s\n' "$out" | head -n 40 | sed 's/^/#   /'
 	fi
 }
@@ -56,18 +71,19 @@ is() {
 	local name=$1 got=$2 want=$3
 	TAP_N=$((TAP_N + 1))
 	if [[ "$got" == "$want" ]]; then
-		echo "ok $TAP_N - $name"
+		echo "ok $TAP_N - $name$(_todo "$name")"
 	else
-		echo "not ok $TAP_N - $name"
-		TAP_FAILED=$((TAP_FAILED + 1))
+		echo "not ok $TAP_N - $name$(_todo "$name")"
+		[[ -z $(_todo "$name") ]] && TAP_FAILED=$((TAP_FAILED + 1))
 		printf '#   got:  %s\n#   want: %s\n' "${got:0:400}" "${want:0:400}"
 	fi
 }
 
-pass() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $1"; }
+pass() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $1$(_todo "$1")"; }
 fail() {
-	TAP_N=$((TAP_N + 1)); TAP_FAILED=$((TAP_FAILED + 1))
-	echo "not ok $TAP_N - $1"; shift
+	TAP_N=$((TAP_N + 1))
+	[[ -z $(_todo "$1") ]] && TAP_FAILED=$((TAP_FAILED + 1))
+	echo "not ok $TAP_N - $1$(_todo "$1")"; shift
 	(($#)) && printf '#   %s\n' "$@"
 	return 0
 }
