@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,6 +226,20 @@ static int parse_args(int argc, char **argv, struct config *c)
 	return 0;
 }
 
+/* Up to 1024 clients and 256 peers need more descriptors than the usual soft
+ * limit of 1024: without this, accept() fails with EMFILE long before the client
+ * cap is reached. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_warn("cannot raise the open-file limit: %s", strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct epoll_event evs[128];
@@ -236,6 +252,10 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &D.cfg))
 		return 2;
 	log_set_level((enum log_level)D.cfg.log_level);
+	/* The database holds every observation: owner only (the socket's own mode is
+	 * set explicitly by api.c). */
+	umask(0077);
+	raise_fd_limit();
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);

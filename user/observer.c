@@ -12,11 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "log.h"
 #include "observer_consumer.h"
 #include "observer_dump.h"
 #include "observer_loader.h"
 #include "observer_stages.h"
+#include "privdrop.h"
 #include "observer_record.h"
 #include "timeutil.h"
 
@@ -338,7 +340,7 @@ static int setup_outputs(struct run *r)
 
 	r->out = stdout;
 	if (r->output) {
-		r->out = fopen(r->output, "w");
+		r->out = fopen_private(r->output, "w"); /* payload bytes: owner only */
 		if (!r->out) {
 			log_error("%s: cannot create: %s", r->output, strerror(errno));
 			return -1;
@@ -472,6 +474,12 @@ static int do_live(struct run *r)
 	}
 	log_info("attached (%s mode, capture %u bytes, ring %u KiB)", observer_mode_name(o),
 		 r->opts.capture, r->opts.ring_kb);
+	/* From here on only descriptors already open are used: parse the host's
+	 * traffic with no privilege at all. */
+	if (drop_privileges())
+		log_warn("could not drop capabilities after attach: %s", strerror(errno));
+	else
+		log_debug("capabilities dropped");
 	t_end = r->duration ? mono_ns() + (uint64_t)r->duration * 1000000000ull : 0;
 	t_stats = r->interval ? mono_ns() + (uint64_t)r->interval * 1000000000ull : 0;
 	while (!stop) {

@@ -2,7 +2,7 @@
 # Other parts plug into the pipeline (user/observer_sink.h) and link $(OBSERVER_OBJS)
 # with $(OBSERVER_LIBS); the binary's main is user/observer.c.
 OBSERVER_CORE_SRCS := user/observer_pipeline.c user/observer_dump.c user/observer_record.c
-OBSERVER_BPF_SRCS  := user/observer_loader.c user/observer_consumer.c
+OBSERVER_BPF_SRCS  := user/observer_loader.c user/observer_consumer.c user/privdrop.c
 OBSERVER_OBJS := $(OBSERVER_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(OBSERVER_BPF_SRCS:%.c=$(BUILD)/obj/%.o)
 OBSERVER_LIBS := -lbpf -lelf -lz -lzstd
 
@@ -24,7 +24,7 @@ endef
 $(foreach t,observer_record observer_dump,$(eval $(call observer_unit_test,$(t))))
 
 # Fuzzing the record-file reader (outside input).
-$(eval $(call fuzz_target,observer_replay,tests/fuzz/observer_replay_fuzz.c user/observer_record.c user/observer_pipeline.c common/log.c,-lzstd))
+$(eval $(call fuzz_target,observer_replay,tests/fuzz/observer_replay_fuzz.c user/observer_record.c user/observer_pipeline.c common/log.c common/fileutil.c,-lzstd))
 
 # Traffic generator for the rarer syscall families (tests).
 $(BUILD)/tests/tools/trafficgen: tests/tools/trafficgen.c

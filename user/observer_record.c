@@ -1,6 +1,8 @@
 /* Record files: writer (a sink) and checked reader (replay). */
 #include "observer_record.h"
 
+#include "fileutil.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +43,7 @@ int obs_recorder_open(struct obs_recorder *r, const char *path, int level, char 
 				    .header_len = OBS_FILE_HEADER_LEN};
 
 	memset(r, 0, sizeof(*r));
-	r->f = fopen(path, "wb");
+	r->f = fopen_private(path, "wb"); /* payload bytes: owner only */
 	if (!r->f) {
 		snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
 		return -1;

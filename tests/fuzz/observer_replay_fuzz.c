@@ -3,6 +3,7 @@
  * others are read as an already decompressed stream. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 

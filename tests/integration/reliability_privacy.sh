@@ -4,8 +4,8 @@
 #    marker in keys and values is observed with --report; the marker must appear in
 #    neither aggregator's answers nor in their database files (WAL included), while
 #    the reports about redis do arrive at both;
-#  - measured and shown (asserted only with RELIABILITY_KNOWN_GAPS=1, they fail today):
-#    the observer's effective capabilities after attach, the mode of --record files.
+#  - the observer's effective capabilities after attach (none), the mode of --record
+#    files (0600).
 # timeout: 120
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/aggregator_lib.sh"
@@ -53,9 +53,7 @@ for x in A B; do
 	ok "$x: no payload byte in any answer" bash -c "! grep -q -- '$MARK' <<<'$(tr -d "'" <<<"$ans")'"
 	ok "$x: no payload byte in the database files" bash -c "test -s '$TAP_TMP/$x/db' && ! grep -a -q -- '$MARK' '$TAP_TMP/$x'/db*"
 done
-if [[ ${RELIABILITY_KNOWN_GAPS:-0} == 1 ]]; then
-	is "observer runs without capabilities after attach" "$capeff" 0000000000000000
-	is "--record files are private (0600)" "$mode" 600
-fi
+is "observer runs without capabilities after attach" "$capeff" 0000000000000000
+is "--record files are private (0600)" "$mode" 600
 rel_no_sanitizer_reports
 done_testing
