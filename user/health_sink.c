@@ -104,19 +104,18 @@ static uint64_t gave_up_at(const struct lk_hop *h)
 	return a && b ? (a < b ? a : b) : a ? a : b;
 }
 
-/* Closed without an answer after the request it was serving had already been given
- * up by its own caller: a proxy dropping the upstream request of a client that went
- * away.  That is nobody's failure downstream. */
+/* Closed without an answer while the request it was serving also ended without an
+ * answer: the caller went away and the proxy dropped the upstream request with it
+ * (nginx closes the upstream connection first, then the client's, so the order of
+ * the two closes says nothing).  Nobody's failure downstream.  A child that failed
+ * on its own (reset, timeout) makes its parent answer with an error, and a parent
+ * that crashed is still judged by its own caller. */
 static bool abandoned(const struct lk_hop *h)
 {
 	const struct lk_hop *p = h->parent;
-	uint64_t pg, cg;
 
-	if (!p || !(lk_hop_flags(h) & LK_F_CLOSED) || !(lk_hop_flags(p) & (LK_F_CLOSED | LK_F_TIMEOUT)))
-		return false;
-	pg = gave_up_at(p);
-	cg = gave_up_at(h);
-	return pg && cg && pg <= cg;
+	return p && (lk_hop_flags(h) & LK_F_CLOSED) && !(lk_hop_flags(h) & LK_F_TIMEOUT) &&
+	       (lk_hop_flags(p) & (LK_F_CLOSED | LK_F_TIMEOUT)) && gave_up_at(p) && gave_up_at(h);
 }
 
 static bool hop_failed(const struct lk_hop *h)
