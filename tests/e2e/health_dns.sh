@@ -23,6 +23,15 @@ TOPO_NET=10.80.0
 . "$INSITU_ROOT/tests/lib/topo.sh"
 . "$INSITU_ROOT/tests/lib/faults.sh"
 . "$INSITU_ROOT/tests/e2e/health_lib.sh"
+
+# Known gap (docs/health.md, "Known gaps"; issue 6 note): while named is slow or dead,
+# unbound's retries to it are separate upstream queries, and the time spent on the
+# first, never-answered one is not always subtracted from unbound's own latency or
+# counted as its child's wait: the resolver is then judged too, during the fault and
+# for a window or two after it.  Still run and shown every time, as TODO.
+known_gap 'dns-delay: no other component flagged while it lasts' "resolver judged with its slow upstream (docs/health.md)"
+known_gap 'dns-death: no other component flagged while it lasts' "resolver judged with its dead upstream (docs/health.md)"
+known_gap 'healthy phase after dns-death*' "resolver's timeouts verdict outlives the upstream's death by a window or two (docs/health.md)"
 e2e_need_wiring
 
 topo_dns
