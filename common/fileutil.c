@@ -11,8 +11,10 @@ FILE *fopen_private(const char *path, const char *mode)
 
 	if (fd < 0)
 		return NULL;
-	/* an existing file keeps its mode through O_TRUNC: tighten it */
-	if (fchmod(fd, 0600) < 0) {
+	/* An existing regular file keeps its mode through O_TRUNC: tighten it.  Never
+	 * touch anything else: /dev/null or a FIFO given as the output is not ours. */
+	struct stat st;
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (st.st_mode & 077) && fchmod(fd, 0600) < 0)) {
 		close(fd);
 		return NULL;
 	}

@@ -5,7 +5,8 @@
 
 #include <stdio.h>
 
-/* fopen(path, "w"/"wb") with the file created (or truncated) as mode 0600. */
+/* fopen(path, "w"/"wb") with a regular file created (or truncated) as mode 0600;
+ * devices and FIFOs (/dev/null, /dev/stdout) are opened as they are. */
 FILE *fopen_private(const char *path, const char *mode);
 
 #endif
