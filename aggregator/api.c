@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "insitud_client.h"
 #include "log.h"
 #include "requests.h"
+#include "utf8.h"
 
 struct deferred {
 	char *text;
@@ -40,6 +42,14 @@ struct client {
 	int on_def_list;
 	int dead;
 	int may_write; /* from SO_PEERCRED at accept (see WriteGroup) */
+	uid_t uid;     /* SO_PEERCRED at accept (ClientsPerUser) */
+	/* ClientRequestRate: a token bucket; an empty one pauses the client's input
+	 * (its requests wait, nothing is refused) until api_tick refills it */
+	double tokens;
+	uint64_t tokens_ms;
+	int throttled;
+	uint64_t connected_ms;
+	int sent_request; /* a complete request line arrived (ClientIdleTimeout) */
 	int backlog;   /* complete requests wait in 'in' (per-pass limit, backpressure) */
 	int eof;       /* the client shut down its side: answer what it sent, then close */
 	int on_backlog;
@@ -63,6 +73,17 @@ struct api {
 	struct client *with_def;
 	struct client *graveyard; /* closed during a pass, freed at its end */
 	uint64_t accepted, refused_full, dropped_too_long, dropped_slow, dropped_io, lines, backlogged;
+	uint64_t refused_user, refused_nofd, accept_errors, dropped_idle, throttled, invalid_utf8;
+	/* out of descriptors: a spare one is given up to accept-and-close the waiting
+	 * clients (refused at once, not left hanging); the listener leaves epoll while
+	 * even that fails, so the loop does not spin on a readable listening socket */
+	int spare_fd;
+	int listener_paused;
+	uint64_t resume_ms, accept_warned_ms;
+	/* WriteGroup members, resolved once at start: no NSS lookup (which can block on
+	 * a network directory) ever runs in the event loop */
+	uid_t *write_uids;
+	unsigned nwrite_uids;
 	struct client **backlog;  /* clients with requests waiting */
 	unsigned nbacklog, capbacklog;
 	int have_write_gid;
@@ -71,32 +92,36 @@ struct api {
 
 /* May this client change state?  Without WriteGroup: whoever can connect (the socket's
  * mode and group decide).  With it: root, insitud's own user, and members of the group
- * (primary group from SO_PEERCRED, or supplementary groups of the client's user). */
-static int cred_may_write(struct api *a, int fd)
+ * (primary group from SO_PEERCRED, or the group's member list read at start). */
+static int cred_may_write(const struct api *a, const struct ucred *cr)
 {
-	struct ucred cr;
-	socklen_t l = sizeof cr;
-	struct passwd *pw;
-	gid_t groups[256];
-	int ng = 256;
-
 	if (!a->d->cfg.write_group[0])
 		return 1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &l))
-		return 0;
-	if (cr.uid == 0 || cr.uid == geteuid())
+	if (cr->uid == 0 || cr->uid == geteuid())
 		return 1;
 	if (!a->have_write_gid)
 		return 0;
-	if (cr.gid == a->write_gid)
+	if (cr->gid == a->write_gid)
 		return 1;
-	pw = getpwuid(cr.uid);
-	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &ng) < 0)
-		return 0;
-	for (int i = 0; i < ng; i++)
-		if (groups[i] == a->write_gid)
+	for (unsigned i = 0; i < a->nwrite_uids; i++)
+		if (a->write_uids[i] == cr->uid)
 			return 1;
 	return 0;
+}
+
+/* The WriteGroup's members (supplementary membership) as uids.  Membership changes
+ * take effect when insitud restarts. */
+static void resolve_write_members(struct api *a, const struct group *g)
+{
+	size_t n = 0;
+	while (g->gr_mem && g->gr_mem[n])
+		n++;
+	a->write_uids = n ? calloc(n, sizeof *a->write_uids) : NULL;
+	for (size_t i = 0; a->write_uids && i < n; i++) {
+		struct passwd *pw = getpwnam(g->gr_mem[i]);
+		if (pw)
+			a->write_uids[a->nwrite_uids++] = pw->pw_uid;
+	}
 }
 
 static void client_event(struct ev_handler *h, uint32_t events);
@@ -110,7 +135,7 @@ static void set_events(struct client *c)
 	struct epoll_event e;
 
 	/* read more only when what was read is handled and answers are being taken */
-	if (!c->backlog && !c->eof && pending_out(c) < API_OUT_PAUSE)
+	if (!c->backlog && !c->throttled && !c->eof && pending_out(c) < API_OUT_PAUSE)
 		ev |= EPOLLIN;
 	if (c->outlen - c->outoff)
 		ev |= EPOLLOUT;
@@ -205,7 +230,7 @@ static void flush_out(struct client *c)
 		client_close(c);
 		return;
 	}
-	if (c->eof && !c->backlog && !c->ndef && c->outoff == c->outlen) {
+	if (c->eof && !c->backlog && !c->throttled && !c->ndef && c->outoff == c->outlen) {
 		client_close(c); /* everything it asked is answered */
 		return;
 	}
@@ -268,6 +293,13 @@ static void process_lines(struct client *c)
 	unsigned handled = 0;
 
 	c->backlog = 0;
+	if (a->d->cfg.client_rate) {
+		uint64_t now = now_ms();
+		c->tokens += (double)a->d->cfg.client_rate * (double)(now - c->tokens_ms) / 1000.0;
+		if (c->tokens > a->d->cfg.client_rate) /* a burst of at most one second's worth */
+			c->tokens = a->d->cfg.client_rate;
+		c->tokens_ms = now;
+	}
 	for (;;) {
 		char *nl = memchr(c->in + start, '\n', c->inlen - start);
 		struct answer ans;
@@ -279,11 +311,32 @@ static void process_lines(struct client *c)
 			c->backlog = 1; /* the rest waits: next pass, or until answers are read */
 			break;
 		}
+		if (a->d->cfg.client_rate && c->tokens < 1) {
+			/* over its request rate: the rest waits for api_tick's refill */
+			if (!c->throttled)
+				a->throttled++;
+			c->throttled = 1;
+			break;
+		}
 		len = (size_t)(nl - (c->in + start));
 		if (len && c->in[start + len - 1] == '\r')
 			len--;
-		if (len) {
+		c->sent_request = 1;
+		if (len && !utf8_valid(c->in + start, len)) {
+			/* every answer must be valid UTF-8 (JSON): such a request is not even
+			 * parsed, so none of its bytes can be echoed or stored */
 			a->lines++;
+			a->invalid_utf8++;
+			c->tokens--;
+			ans.text = requests_error(NULL, "bad_request", "request is not valid UTF-8");
+			ans.id = NULL;
+			ans.is_write = 0;
+			if (ans.text)
+				answer(c, &ans);
+			handled++;
+		} else if (len) {
+			a->lines++;
+			c->tokens--;
 			requests_handle(a->d, c->in + start, len, c->may_write, &ans);
 			answer(c, &ans);
 			handled++;
@@ -329,7 +382,7 @@ static void client_event(struct ev_handler *h, uint32_t events)
 			client_close(c);
 		return;
 	}
-	if ((events & EPOLLIN) && !c->backlog && !c->eof) {
+	if ((events & EPOLLIN) && !c->backlog && !c->throttled && !c->eof) {
 		if (c->incap - c->inlen < 65536) {
 			size_t ncap = c->incap ? c->incap * 2 : 65536;
 			char *nb;
@@ -372,18 +425,93 @@ static void client_event(struct ev_handler *h, uint32_t events)
 		flush_out(c);
 }
 
+static void listener_pause(struct api *a, int pause)
+{
+	struct epoll_event e = {.events = pause ? 0 : EPOLLIN, .data.ptr = &a->h};
+	if (a->listener_paused == pause)
+		return;
+	epoll_ctl(a->d->epfd, EPOLL_CTL_MOD, a->fd, &e);
+	a->listener_paused = pause;
+}
+
+/* accept() failed for want of descriptors or memory.  Left alone, the listening
+ * socket stays readable and the loop spins; the clients wait in the backlog with no
+ * answer.  Instead: give up the spare descriptor, accept-and-close every waiting
+ * client (each sees its connection closed at once), take the spare back; if even
+ * that fails, leave the listener out of epoll for a while (api_tick resumes it). */
+static void accept_exhausted(struct api *a, int err)
+{
+	uint64_t now = now_ms();
+	int fd;
+
+	a->accept_errors++;
+	if (!a->accept_warned_ms || now - a->accept_warned_ms > 60000) {
+		log_warn("accepting a client: %s: new clients are refused until descriptors free up "
+			 "(clients_accept_errors in stats; raise LimitNOFILE)", strerror(err));
+		a->accept_warned_ms = now;
+	}
+	if (a->spare_fd >= 0) {
+		close(a->spare_fd);
+		a->spare_fd = -1;
+		while ((fd = accept4(a->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			a->refused_nofd++;
+			close(fd);
+		}
+		err = errno;
+		a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			return; /* the backlog is empty: nothing left to spin on */
+	}
+	listener_pause(a, 1);
+	a->resume_ms = now + 100;
+}
+
+/* A uid's clients now (ClientsPerUser).  A scan is enough: at most API_CLIENTS_MAX
+ * clients, once per accepted connection. */
+static unsigned clients_of_uid(const struct api *a, uid_t uid)
+{
+	unsigned n = 0;
+	for (const struct client *c = a->clients; c; c = c->next)
+		n += c->uid == uid;
+	return n;
+}
+
 static void accept_event(struct ev_handler *h, uint32_t events)
 {
 	struct api *a = (struct api *)h;
+	unsigned per_user = a->d->cfg.clients_per_user;
 
+	(void)events;
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(a->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct client *c;
 		struct epoll_event e;
+		struct ucred cr = {.uid = (uid_t)-1, .gid = (gid_t)-1};
+		socklen_t cl = sizeof cr;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_exhausted(a, errno);
+			else if (errno == ECONNABORTED || errno == EINTR)
+				continue;
+			else if (errno != EAGAIN && errno != EWOULDBLOCK)
+				a->accept_errors++;
 			return;
-		if (a->nclients >= API_CLIENTS_MAX || !(c = calloc(1, sizeof *c))) {
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl))
+			cr.uid = (uid_t)-1; /* unknown: shares one slot quota, may not write */
+		if (a->nclients >= API_CLIENTS_MAX) {
+			a->refused_full++;
+			close(fd);
+			continue;
+		}
+		/* root is exempt: the observers run as root, and root could not be stopped */
+		if (per_user && cr.uid != 0 && clients_of_uid(a, cr.uid) >= per_user) {
+			a->refused_user++;
+			close(fd);
+			continue;
+		}
+		if (!(c = calloc(1, sizeof *c))) {
 			a->refused_full++;
 			close(fd);
 			continue;
@@ -391,8 +519,10 @@ static void accept_event(struct ev_handler *h, uint32_t events)
 		c->h.fn = client_event;
 		c->api = a;
 		c->fd = fd;
-		c->may_write = cred_may_write(a, fd);
-		c->last_progress_ms = now_ms();
+		c->uid = cr.uid;
+		c->may_write = cr.uid != (uid_t)-1 && cred_may_write(a, &cr);
+		c->last_progress_ms = c->connected_ms = c->tokens_ms = now_ms();
+		c->tokens = a->d->cfg.client_rate;
 		c->ev = EPOLLIN;
 		e.events = EPOLLIN;
 		e.data.ptr = &c->h;
@@ -438,8 +568,23 @@ int api_run_backlog(struct api *a)
 void api_tick(struct api *a, uint64_t now)
 {
 	struct client *c, *next;
+	unsigned idle = a->d->cfg.client_idle_ms;
+
+	if (a->listener_paused && now >= a->resume_ms)
+		listener_pause(a, 0); /* accept_exhausted pauses it again if still out of fds */
 	for (c = a->clients; c; c = next) {
 		next = c->next;
+		if (c->throttled) { /* tokens are refilled by process_lines, on the backlog */
+			c->throttled = 0;
+			c->backlog = 1;
+			backlog_add(c);
+		}
+		if (idle && !c->sent_request && now - c->connected_ms > idle) {
+			log_debug("client fd %d sent no request in %u ms: closed", c->fd, idle);
+			a->dropped_idle++;
+			client_close(c);
+			continue;
+		}
 		if (c->outoff == c->outlen) {
 			c->last_progress_ms = now;
 		} else if (now - c->last_progress_ms > API_STALL_MS) {
@@ -554,6 +699,7 @@ struct api *api_new(struct insitud *d)
 		if (g) {
 			a->write_gid = g->gr_gid;
 			a->have_write_gid = 1;
+			resolve_write_members(a, g);
 		} else {
 			log_warn("WriteGroup '%s': no such group; only root and insitud's user may change state",
 				 d->cfg.write_group);
@@ -566,9 +712,12 @@ struct api *api_new(struct insitud *d)
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, a->fd, &e)) {
 		log_error("epoll: %s", strerror(errno));
 		close(a->fd);
+		free(a->write_uids);
 		free(a);
 		return NULL;
 	}
+	/* kept for the moment accept() runs out of descriptors (accept_exhausted) */
+	a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return a;
 }
 
@@ -582,6 +731,9 @@ void api_free(struct api *a)
 	api_end_pass(a, 1, "");
 	close(a->fd);
 	unlink(a->path);
+	if (a->spare_fd >= 0)
+		close(a->spare_fd);
+	free(a->write_uids);
 	free(a->backlog);
 	free(a);
 }
@@ -596,4 +748,10 @@ void api_stats_json(const struct api *a, cJSON *o)
 	cJSON_AddNumberToObject(o, "clients_dropped_io", (double)a->dropped_io);
 	cJSON_AddNumberToObject(o, "request_lines", (double)a->lines);
 	cJSON_AddNumberToObject(o, "requests_backlogged", (double)a->backlogged);
+	cJSON_AddNumberToObject(o, "clients_refused_user", (double)a->refused_user);
+	cJSON_AddNumberToObject(o, "clients_refused_nofd", (double)a->refused_nofd);
+	cJSON_AddNumberToObject(o, "clients_accept_errors", (double)a->accept_errors);
+	cJSON_AddNumberToObject(o, "clients_dropped_idle", (double)a->dropped_idle);
+	cJSON_AddNumberToObject(o, "clients_throttled", (double)a->throttled);
+	cJSON_AddNumberToObject(o, "requests_invalid_utf8", (double)a->invalid_utf8);
 }

@@ -21,6 +21,9 @@ void config_defaults(struct config *c)
 	c->peer_queue_max = 65536;
 	c->peer_timeout_ms = 5000;
 	c->log_level = LOG_INFO;
+	c->clients_per_user = 256;
+	c->client_rate = 20000;
+	c->client_idle_ms = 30000;
 }
 
 void config_free(struct config *c)
@@ -124,11 +127,9 @@ static int num_u64(const struct json_value *v, uint64_t *out)
 
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	struct json_error jerr;
-	struct json_value *root = NULL;
-	char *text = NULL;
-	size_t len = 0;
-	int rc = -1;
+	char *text;
+	size_t len;
+	int rc;
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
@@ -136,13 +137,33 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	text = malloc(1 << 20);
-	if (text)
-		len = fread(text, 1, (1 << 20) - 1, f);
+	len = text ? fread(text, 1, 1 << 20, f) : 0;
 	fclose(f);
 	if (!text) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (len == 1 << 20) {
+		snprintf(err, errlen, "%s: larger than 1 MiB: not a configuration file", path);
+		free(text);
+		return -1;
+	}
+	rc = config_parse(c, text, len, path, err, errlen);
+	free(text);
+	if (rc == 0 && *c->key_file) {
+		if (config_read_key(c->key_file, c->key, err, errlen))
+			return -1;
+		c->have_key = 1;
+	}
+	return rc;
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *path, char *err, size_t errlen)
+{
+	struct json_error jerr;
+	struct json_value *root = NULL;
+	int rc = -1;
+
 	root = json_parse(text, len, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.pos.line, jerr.pos.col, jerr.msg);
@@ -267,6 +288,18 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 			if (v->type != JSON_NUMBER || v->u.number.num <= 0 || v->u.number.num > 3600)
 				BAD(v, "\"PeerTimeout\": expected seconds (0 < t <= 3600)");
 			c->peer_timeout_ms = (unsigned)(v->u.number.num * 1000);
+		} else if (!strcmp(k, "ClientsPerUser")) {
+			if (num_u64(v, &u) || u > 1000000)
+				BAD(v, "\"ClientsPerUser\": expected a number of clients (0 = no limit)");
+			c->clients_per_user = (unsigned)u;
+		} else if (!strcmp(k, "ClientRequestRate")) {
+			if (num_u64(v, &u) || u > 100000000)
+				BAD(v, "\"ClientRequestRate\": expected requests per second (0 = no limit)");
+			c->client_rate = (unsigned)u;
+		} else if (!strcmp(k, "ClientIdleTimeout")) {
+			if (v->type != JSON_NUMBER || v->u.number.num < 0 || v->u.number.num > 86400)
+				BAD(v, "\"ClientIdleTimeout\": expected seconds (0 = never, at most 86400)");
+			c->client_idle_ms = (unsigned)(v->u.number.num * 1000);
 		} else if (!strcmp(k, "DumpMemUsage")) {
 			/* accepted for compatibility with Panorama configs; unused */
 		} else {
@@ -277,10 +310,6 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		}
 	}
 	rc = 0;
-	if (*c->key_file && config_read_key(c->key_file, c->key, err, errlen))
-		rc = -1;
-	else if (*c->key_file)
-		c->have_key = 1;
 	/* peers listed before Id was read may include this instance: drop it */
 	for (unsigned i = 0; i < c->npeers; i++)
 		if (!strcmp(c->peers[i].id, c->id)) {
@@ -289,6 +318,5 @@ int config_load(struct config *c, const char *path, char *err, size_t errlen)
 		}
 out:
 	json_free(root);
-	free(text);
 	return rc;
 }

@@ -45,12 +45,24 @@ struct config {
 	unsigned peer_queue_max;      /* PeerQueue: reports queued per peer (65536) */
 	unsigned peer_timeout_ms;     /* PeerTimeout: no answer -> reconnect (5000) */
 	int log_level;                /* LogLevel: "error".."debug" */
+	/* local clients (issue 9): one user must not starve the others */
+	unsigned clients_per_user;    /* ClientsPerUser: Unix-socket clients of one
+				       * non-root uid (256; 0 = no limit) */
+	unsigned client_rate;         /* ClientRequestRate: requests/s of one client
+				       * before it is paused (20000; 0 = no limit) */
+	unsigned client_idle_ms;      /* ClientIdleTimeout: a client that sent no
+				       * complete request this long after connecting is
+				       * closed (30 s; 0 = never) */
 };
 
 void config_defaults(struct config *c);
 void config_free(struct config *c);
-/* Loads a JSON config file over the defaults.  Returns 0 or -1 with err. */
+/* Loads a JSON config file over the defaults (then reads its KeyFile).  Returns 0
+ * or -1 with err. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
+/* Parses config text (len bytes; 'path' only names it in errors) over c; reads no
+ * other file (KeyFile is only recorded).  0 or -1 with err.  The fuzz target's entry. */
+int config_parse(struct config *c, const char *text, size_t len, const char *path, char *err, size_t errlen);
 /* Reads a key file (64 hex digits, optional trailing newline).  0 or -1 with err. */
 int config_read_key(const char *path, unsigned char key[32], char *err, size_t errlen);
 int config_add_peer(struct config *c, const char *id, const char *addr, char *err, size_t errlen);
