@@ -61,6 +61,7 @@ struct xr_state {
 	__u32 found;    /* AFTER: offset just after the literal, 0 = not found */
 	__u32 n;        /* AFTER: token length so far */
 	__u32 stop;     /* AFTER: 1 delimiter, 2 end of capture, 3 cut */
+	__u32 need;     /* user space could find more in the payload: TYPE loses F_ALL */
 };
 
 struct {
@@ -202,8 +203,10 @@ static __always_inline void xr_put(const struct xr_ctx *c, struct xr_state *st, 
 {
 	__u32 o = st->o;
 
-	if (n > INSITU_XR_ID_MAX || o + 2 + n > INSITU_IDS_MAX)
+	if (n > INSITU_XR_ID_MAX || o + 2 + n > INSITU_IDS_MAX) {
+		st->need = 1; /* the block is full: user space must extract */
 		return;
+	}
 	o &= XR_OMASK;
 	c->out[o & XR_OMASK] = tag;
 	c->out[(o + 1) & XR_OMASK] = (__u8)n;
@@ -238,9 +241,10 @@ static long xr_rule_one(__u32 i, void *data)
 		if (xr_port_dir(r, c) != r->dir || !xr_sig(r, c))
 			return 0;
 		st->group = r->group;
+		st->need = !(r->sflags & INSITU_XS_COMPLETE);
 		__u32 o = st->o;
 		if (o + 3 <= INSITU_IDS_MAX) {
-			c->out[o & XR_OMASK] = INSITU_XID_TYPE;
+			c->out[o & XR_OMASK] = INSITU_XID_TYPE | (st->need ? 0 : INSITU_XID_F_ALL);
 			c->out[(o + 1) & XR_OMASK] = 1;
 			c->out[(o + 2) & XR_OMASK] = r->tag;
 			st->o = o + 3;
@@ -281,8 +285,14 @@ static long xr_rule_one(__u32 i, void *data)
 		st->found = 0;
 		bpf_loop(win, xr_search_one, &s, 0);
 		st = xr_st();
-		if (!st || !st->found)
+		if (!st)
 			return 0;
+		if (!st->found) {
+			/* user space searches the whole captured prefix */
+			if (cap > INSITU_XR_WINDOW)
+				st->need = 1;
+			return 0;
+		}
 		st->n = 0;
 		st->stop = 0;
 		bpf_loop(INSITU_XR_ID_MAX + 1, xr_token_one, &s, 0);
@@ -322,8 +332,28 @@ static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, 
 		.send = dir == INSITU_DIR_SEND,
 	};
 	bpf_loop(cf->n_rules > INSITU_XR_MAX ? INSITU_XR_MAX : cf->n_rules, xr_rule_one, &c, 0);
+	st = bpf_map_lookup_elem(&insitu_xstate, &zero);
+	if (!st)
+		return 0;
 	__u32 o = st->o;
+	if (o >= 3 && o <= INSITU_IDS_MAX && st->need)
+		out[0] &= ~INSITU_XID_F_ALL;
 	return o <= INSITU_IDS_MAX ? o : 0;
+}
+
+/* --payload=ids: may the message whose ids block insitu_extract() just wrote (ids
+ * bytes at out) go without its payload?  Only when its type is complete in the
+ * kernel (TYPE record flagged F_ALL).  Returns 0 no (mode off), 1 drop, 2 keep. */
+static __always_inline int insitu_ids_only(const __u8 *out, __u32 ids)
+{
+	__u32 zero = 0;
+	const struct insitu_xconf *cf = bpf_map_lookup_elem(&insitu_xconf, &zero);
+
+	if (!cf || !(cf->flags & INSITU_XC_IDS_ONLY))
+		return 0;
+	if (ids >= 3 && (out[0] & INSITU_XID_F_ALL))
+		return 1;
+	return 2;
 }
 
 #endif

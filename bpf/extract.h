@@ -16,7 +16,12 @@
  * ids block (ev->ids_len bytes, after struct insitu_msg_event):
  *     records [u8 tag][u8 len][len bytes] ...
  *     tag & 0x0f: INSITU_XID_TYPE (1 byte: message-type index), INSITU_XID_LINK,
- *                 _QUERY, _RESPONSE, _FOLLOW0 + i
+ *                 _QUERY, _RESPONSE, _FOLLOW0 + i, _OUTCOME (the raw bytes of the
+ *                 type's outcome value: user space applies the outcome rules),
+ *                 _LABEL (the raw label text)
+ *     tag & INSITU_XID_F_ALL (TYPE record only): every id and the outcome of this
+ *                 type were extracted here, from the same bytes user space would
+ *                 have seen: the payload is not needed for linking ("ids only")
  *     tag & INSITU_XID_F_END: the id ran to the end of the captured bytes (it may
  *                 continue beyond them if the message was truncated)
  *     tag & INSITU_XID_F_CUT: the id was longer than the rule's maximum and was cut
@@ -28,7 +33,7 @@
 #include <linux/types.h>
 #endif
 
-#define INSITU_XR_VERSION 1
+#define INSITU_XR_VERSION 2 /* 2: OUTCOME/LABEL tags, SIG sflags, xconf flags */
 #define INSITU_XR_MAX 128        /* rules in map "insitu_xrules" */
 #define INSITU_XR_MAX_PSETS 16   /* port sets in map "insitu_xpsets" (one per protocol) */
 #define INSITU_XR_PORTS 16       /* ports per set */
@@ -56,6 +61,9 @@ enum insitu_xid_tag {
 	INSITU_XID_QUERY = 2,
 	INSITU_XID_RESPONSE = 3,
 	INSITU_XID_FOLLOW0 = 4, /* .. 4 + 7 */
+	INSITU_XID_OUTCOME = 12,
+	INSITU_XID_LABEL = 13,
+	INSITU_XID_F_ALL = 0x20,
 	INSITU_XID_F_END = 0x40,
 	INSITU_XID_F_CUT = 0x80,
 };
@@ -85,6 +93,13 @@ struct insitu_xrule {
 	__u8 lit[INSITU_XR_LIT];       /* 0 beyond lit_len */
 	__u8 lit_mask[INSITU_XR_LIT];  /* 0xff for the literal's bytes, 0 beyond */
 	struct insitu_xcheck chk[INSITU_XR_CHECKS]; /* SIG */
+	__u8 sflags;   /* SIG: enum insitu_xs_flag */
+	__u8 _pad[1];
+};
+
+/* insitu_xrule.sflags of a SIG rule */
+enum insitu_xs_flag {
+	INSITU_XS_COMPLETE = 1, /* all ids and the outcome of the type compile: TYPE gets F_ALL */
 };
 
 struct insitu_xpset {
@@ -97,6 +112,16 @@ struct insitu_xpset {
 struct insitu_xconf {
 	__u32 n_rules;
 	__u32 version; /* INSITU_XR_VERSION, checked by user space only */
+	__u32 flags;   /* enum insitu_xc_flag */
+	__u32 _pad;
+};
+
+/* insitu_xconf.flags */
+enum insitu_xc_flag {
+	/* "ids only" (insitu-observer --payload=ids): a message whose TYPE record got
+	 * INSITU_XID_F_ALL is sent with its ids block and no payload (cap_len 0,
+	 * INSITU_F_IDS_ONLY); every other message keeps its payload prefix. */
+	INSITU_XC_IDS_ONLY = 1,
 };
 
 #endif

@@ -801,6 +801,17 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 	if (ids > INSITU_IDS_MAX)
 		ids = 0;
 	BOUND(ids, INSITU_IDS_MAX);
+	if (bytes) {
+		int io = insitu_ids_only(mb->tail, ids);
+		if (io == 1) {
+			/* the ids block says everything user space would have extracted */
+			ev->flags |= INSITU_F_IDS_ONLY;
+			count(INSITU_CNT_IDS_ONLY);
+			cap = 0;
+		} else if (io == 2) {
+			count(INSITU_CNT_IDS_KEPT);
+		}
+	}
 	if (cap)
 		bpf_probe_read_kernel(&mb->tail[ids], cap, p->b);
 	ev->cap_len = cap;

@@ -82,6 +82,9 @@ enum insitu_msg_flag {
 	INSITU_F_MMSG_CUT = 1 << 6,  /* the (s|r)mmsg call moved more than INSITU_MAX_MMSG messages */
 	INSITU_F_PEER_ADDR = 1 << 7, /* remote address came from sendto/recvfrom/msg_name */
 	INSITU_F_COPY_FAIL = 1 << 8, /* reading the user buffer failed: cap_len is 0 */
+	INSITU_F_IDS_ONLY = 1 << 9,  /* --payload=ids: the ids block is complete, the payload was
+	                                left out on purpose (cap_len 0; F_TRUNCATED still says
+	                                whether the extraction saw only a prefix) */
 };
 
 /* The connection a message or lifecycle event belongs to.  For unconnected UDP the
@@ -176,6 +179,9 @@ enum insitu_counter {
 	INSITU_CNT_COPY_FAIL,      /* user buffer not readable */
 	INSITU_CNT_MMSG_CUT,       /* mmsg messages beyond INSITU_MAX_MMSG not reported */
 	INSITU_CNT_IOV_CUT,        /* messages whose iovecs beyond INSITU_MAX_IOV were not captured */
+	INSITU_CNT_IDS_ONLY,       /* --payload=ids: messages sent with ids and no payload */
+	INSITU_CNT_IDS_KEPT,       /* --payload=ids: messages that kept their payload (no kernel
+	                              rule matched, or the type needs user-space rules) */
 	INSITU_CNT_MAX,
 };
 

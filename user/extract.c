@@ -346,11 +346,9 @@ static int64_t id_number(const struct sem_id *id, bool *ok)
 	return v;
 }
 
-static void eval_outcome(struct xctx *x, const struct semm_outcome *o, struct sem_result *r)
+static void apply_outcome(const struct semm_outcome *o, const struct sem_id *vp, struct sem_result *r)
 {
-	struct sem_id v = { 0 };
-	if (!eval_src(x, &o->value, &v))
-		return;
+	const struct sem_id v = *vp;
 	bool isnum = false;
 	int64_t num = 0;
 	if (o->numeric) {
@@ -384,6 +382,22 @@ static void eval_outcome(struct xctx *x, const struct semm_outcome *o, struct se
 		r->status = o->def_status;
 		r->score = o->def_score;
 	}
+}
+
+static void eval_outcome(struct xctx *x, const struct semm_outcome *o, struct sem_result *r)
+{
+	struct sem_id v = { 0 };
+	if (!eval_src(x, &o->value, &v))
+		return;
+	apply_outcome(o, &v, r);
+}
+
+void sem_outcome_apply(const struct sem_protocol *p, int type, const struct sem_id *value,
+		       struct sem_result *r)
+{
+	if (type < 0 || type >= p->n_types || !p->types[type].outcome.present || !value->len)
+		return;
+	apply_outcome(&p->types[type].outcome, value, r);
 }
 
 void sem_extract(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *msg, size_t cap,

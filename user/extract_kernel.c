@@ -104,33 +104,50 @@ static bool src_compile(const struct sem_protocol *p, enum sem_dir dir, const st
 	}
 }
 
+/* An id source, or the source a same_as points at (user space copies that
+ * slot's value; the kernel extracts it again under this slot's tag). */
+static bool id_compile(const struct sem_protocol *p, enum sem_dir dir, const struct semm_type *ty,
+		       const struct semm_src *s, struct insitu_xrule *r)
+{
+	if (s->kind == SEMM_SRC_SAME_AS) {
+		if (s->same_as >= 3)
+			return false;
+		s = &ty->ids[s->same_as];
+		if (s->kind == SEMM_SRC_SAME_AS || s->kind == SEMM_SRC_NONE)
+			return false;
+	}
+	return src_compile(p, dir, s, r);
+}
+
 static void compile_type(struct xk_table *t, const struct sem_protocol *p, int ps, enum sem_dir dir, int ti,
 			 uint16_t *group, bool *stop)
 {
 	const struct semm_type *ty = &p->types[ti];
-	struct insitu_xrule ids[3 + SEM_MAX_FOLLOW];
+	struct insitu_xrule ids[3 + SEM_MAX_FOLLOW + 2];
 	int nids = 0;
 	int32_t mask = 0;
+	bool complete = true; /* everything user space would extract, the kernel does */
 	/* link, query, response one by one; follow ids all or none */
 	for (int k = 0; k < 3; k++) {
 		const struct semm_src *s = &ty->ids[k];
-		if (s->kind == SEMM_SRC_NONE || s->kind == SEMM_SRC_SAME_AS)
+		if (s->kind == SEMM_SRC_NONE)
 			continue;
 		struct insitu_xrule r = { 0 };
-		if (src_compile(p, dir, s, &r)) {
+		if (id_compile(p, dir, ty, s, &r)) {
 			r.tag = (uint8_t)(INSITU_XID_LINK + k);
 			ids[nids++] = r;
 			mask |= 1 << (INSITU_XID_LINK + k);
 			t->ids_compiled++;
 		} else {
 			t->ids_user_space++;
+			complete = false;
 		}
 	}
 	bool all_follow = ty->n_follow > 0;
 	struct insitu_xrule fr[SEM_MAX_FOLLOW];
 	for (int k = 0; k < ty->n_follow; k++) {
 		memset(&fr[k], 0, sizeof(fr[k]));
-		if (!src_compile(p, dir, &ty->ids[SEMM_ID_FOLLOW0 + k], &fr[k]))
+		if (!id_compile(p, dir, ty, &ty->ids[SEMM_ID_FOLLOW0 + k], &fr[k]))
 			all_follow = false;
 		fr[k].tag = (uint8_t)(INSITU_XID_FOLLOW0 + k);
 	}
@@ -141,6 +158,27 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		t->ids_compiled += ty->n_follow;
 	} else {
 		t->ids_user_space += ty->n_follow;
+		if (ty->n_follow)
+			complete = false;
+	}
+	if (ty->outcome.present) {
+		struct insitu_xrule r = { 0 };
+		if (src_compile(p, dir, &ty->outcome.value, &r)) {
+			r.tag = INSITU_XID_OUTCOME;
+			ids[nids++] = r;
+			mask |= 1 << INSITU_XID_OUTCOME;
+		} else {
+			complete = false;
+		}
+	}
+	/* the label is only shown, never linked on: compiled when it can be, not required */
+	if (ty->has_label) {
+		struct insitu_xrule r = { 0 };
+		if (src_compile(p, dir, &ty->label, &r)) {
+			r.tag = INSITU_XID_LABEL;
+			ids[nids++] = r;
+			mask |= 1 << INSITU_XID_LABEL;
+		}
 	}
 	int nalt = ty->sig.n_prefix ? ty->sig.n_prefix : 1;
 	for (int a = 0; a < nalt; a++) {
@@ -159,6 +197,7 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		sig.pset = (uint8_t)ps;
 		sig.dir = (uint8_t)dir;
 		sig.tag = (uint8_t)ti;
+		sig.sflags = complete ? INSITU_XS_COMPLETE : 0;
 		t->rules[t->n_rules++] = sig;
 		for (int k = 0; k < nids; k++) {
 			struct insitu_xrule r = ids[k];
@@ -170,6 +209,9 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		(*group)++;
 	}
 	t->slots[ps][dir][ti] = mask;
+	t->complete[ps][dir][ti] = complete;
+	if (complete)
+		t->types_complete++;
 }
 
 void xk_compile(const struct sem_set *set, struct xk_table *t)
@@ -217,12 +259,16 @@ int32_t xk_type_slots(const struct xk_table *t, const struct sem_protocol *p, en
 
 /* ---- decoding ------------------------------------------------------------------ */
 
-int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
+/* Decodes every record; the outcome value and the label go to *oc and *label. */
+static int decode(const uint8_t *ids, size_t n, struct sem_result *r, struct sem_id *oc,
+		  struct sem_id *label, bool *all, bool *ended)
 {
 	memset(r, 0, sizeof(*r));
 	r->type = -1;
 	r->type_name = "";
 	r->code = -1;
+	oc->len = label->len = 0;
+	*all = *ended = false;
 	int count = 0;
 	size_t o = 0;
 	while (o < n) {
@@ -236,10 +282,13 @@ int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
 		struct sem_id *id = NULL;
 		if (tag & INSITU_XID_F_CUT)
 			r->flags |= SEM_R_ID_CUT;
+		if (tag & INSITU_XID_F_END)
+			*ended = true;
 		if (slot == INSITU_XID_TYPE) {
-			if (len != 1)
+			if (len != 1 || o != 0)
 				return -1;
 			r->type = b[0];
+			*all = tag & INSITU_XID_F_ALL;
 		} else if (slot == INSITU_XID_LINK) {
 			id = &r->link;
 		} else if (slot == INSITU_XID_QUERY) {
@@ -249,6 +298,12 @@ int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
 		} else if (slot >= INSITU_XID_FOLLOW0 && slot < INSITU_XID_FOLLOW0 + SEM_MAX_FOLLOW) {
 			if (r->n_follow < SEM_MAX_FOLLOW)
 				id = &r->follow[r->n_follow++];
+		} else if (slot == INSITU_XID_OUTCOME) {
+			memcpy(oc->b, b, len);
+			oc->len = len;
+		} else if (slot == INSITU_XID_LABEL) {
+			memcpy(label->b, b, len);
+			label->len = len;
 		} else {
 			return -1;
 		}
@@ -260,6 +315,32 @@ int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
 		o += 2u + len;
 	}
 	return count;
+}
+
+int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
+{
+	struct sem_id oc, label;
+	bool all, ended;
+	return decode(ids, n, r, &oc, &label, &all, &ended);
+}
+
+int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids, size_t n,
+	      bool truncated, struct sem_result *r)
+{
+	struct sem_id oc, label;
+	bool all, ended;
+	if (!n || decode(ids, n, r, &oc, &label, &all, &ended) < 0 || r->type < 0 ||
+	    r->type >= p->n_types || p->types[r->type].dir != dir)
+		return -1;
+	const struct semm_type *t = &p->types[r->type];
+	r->type_name = t->name;
+	r->role = t->role;
+	if (truncated && ended)
+		r->flags |= SEM_R_TRUNCATED; /* as user space flags an id cut by the capture */
+	sem_outcome_apply(p, r->type, &oc, r);
+	if (label.len)
+		sem_id_format(&label, r->label, sizeof(r->label));
+	return all ? 1 : 0;
 }
 
 static size_t put_id(char *buf, size_t n, size_t o, const char *name, const struct sem_id *id)
@@ -325,10 +406,13 @@ static bool ref_sig(const struct insitu_xrule *r, const uint8_t *p, uint32_t cap
 	return true;
 }
 
-static void ref_put(uint8_t *out, uint32_t *o, uint8_t tag, const uint8_t *b, uint32_t n, const uint8_t *mask)
+static void ref_put(uint8_t *out, uint32_t *o, uint8_t tag, const uint8_t *b, uint32_t n, const uint8_t *mask,
+		    bool *need)
 {
-	if (n > INSITU_XR_ID_MAX || *o + 2 + n > INSITU_IDS_MAX)
+	if (n > INSITU_XR_ID_MAX || *o + 2 + n > INSITU_IDS_MAX) {
+		*need = true;
 		return;
+	}
 	out[*o] = tag;
 	out[*o + 1] = (uint8_t)n;
 	for (uint32_t k = 0; k < n; k++)
@@ -345,6 +429,7 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 		cap = INSITU_PAYLOAD_MAX;
 	uint32_t o = 0;
 	int group = -1;
+	bool need = false;
 	for (uint32_t i = 0; i < t->n_rules; i++) {
 		const struct insitu_xrule *r = &t->rules[i];
 		if (group >= 0) {
@@ -356,8 +441,9 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 			if (ref_port_dir(t, r, proto, lport, rport, send) != r->dir || !ref_sig(r, p, cap))
 				continue;
 			group = r->group;
+			need = !(r->sflags & INSITU_XS_COMPLETE);
 			if (o + 3 <= INSITU_IDS_MAX) {
-				out[o] = INSITU_XID_TYPE;
+				out[o] = INSITU_XID_TYPE | (need ? 0 : INSITU_XID_F_ALL);
 				out[o + 1] = 1;
 				out[o + 2] = r->tag;
 				o += 3;
@@ -366,7 +452,7 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 		}
 		if (r->kind == INSITU_XR_OFFSET) {
 			if ((uint32_t)r->off + r->len <= cap)
-				ref_put(out, &o, r->tag, p + r->off, r->len, r->has_mask ? r->mask : NULL);
+				ref_put(out, &o, r->tag, p + r->off, r->len, r->has_mask ? r->mask : NULL, &need);
 		} else if (r->kind == INSITU_XR_LSTRING) {
 			uint32_t off = r->off, n;
 			if (off + r->lwidth > cap)
@@ -380,7 +466,7 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 				n = r->len;
 				tag |= INSITU_XID_F_CUT;
 			}
-			ref_put(out, &o, tag, p + off, n, NULL);
+			ref_put(out, &o, tag, p + off, n, NULL, &need);
 		} else if (r->kind == INSITU_XR_AFTER) {
 			uint32_t win = cap < INSITU_XR_WINDOW ? cap : INSITU_XR_WINDOW, found = 0;
 			for (uint32_t pos = 0; pos < win; pos++) {
@@ -391,8 +477,11 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 					break;
 				}
 			}
-			if (!found)
+			if (!found) {
+				if (cap > INSITU_XR_WINDOW)
+					need = true; /* user space searches further */
 				continue;
+			}
 			uint32_t n = 0;
 			uint8_t tag = r->tag;
 			for (uint32_t k = 0; k <= INSITU_XR_ID_MAX; k++) {
@@ -410,8 +499,10 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 				n++;
 			}
 			if (n)
-				ref_put(out, &o, tag, p + found, n, NULL);
+				ref_put(out, &o, tag, p + found, n, NULL, &need);
 		}
 	}
+	if (o >= 3 && need)
+		out[0] &= (uint8_t)~INSITU_XID_F_ALL;
 	return o;
 }

@@ -34,6 +34,10 @@ struct xk_table {
 	/* per port set: its protocol, and per direction and type the compiled slots */
 	const struct sem_protocol *pset_proto[INSITU_XR_MAX_PSETS];
 	int32_t slots[INSITU_XR_MAX_PSETS][2][32];
+	/* every id and the outcome compile: "ids only" may drop its payload */
+	bool complete[INSITU_XR_MAX_PSETS][2][32];
+	uint32_t types_complete;
+	uint32_t flags; /* enum insitu_xc_flag, written by xk_install() */
 };
 
 /* Compiles every protocol of 'set'; never fails (what cannot compile is counted). */
@@ -43,6 +47,17 @@ void xk_compile(const struct sem_set *set, struct xk_table *t);
  * number of ids, or -1 if the block is malformed.  Ids with INSITU_XID_F_END are
  * kept (the caller knows whether the message was truncated). */
 int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r);
+
+/* The kernel's ids block of a message of protocol p in direction dir as the
+ * sem_result sem_extract() would give (type name, role, ids, outcome applied with
+ * p's rules, label if the kernel extracted it; SEM_R_TRUNCATED for an id that ran
+ * to the end of a truncated capture).  Returns 1 when the block is complete
+ * (INSITU_XID_F_ALL: no need to extract again), 0 when user space must still
+ * extract from the payload, -1 when there is no usable block (empty, malformed,
+ * or a type that is not one of p's types in this direction: a recording replayed
+ * with other semantics). */
+int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids, size_t n,
+	      bool truncated, struct sem_result *r);
 
 /* The kernel interpreter in C, byte for byte (tests, benchmark, replay). */
 uint32_t xk_eval(const struct xk_table *t, const uint8_t *payload, uint32_t cap, uint8_t proto,

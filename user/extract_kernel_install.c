@@ -27,7 +27,7 @@ int xk_install(struct bpf_object *obj, const struct xk_table *t)
 			return -errno;
 	/* the count last: the kernel never sees a half-written table */
 	uint32_t zero = 0;
-	struct insitu_xconf c = { .n_rules = t->n_rules, .version = INSITU_XR_VERSION };
+	struct insitu_xconf c = { .n_rules = t->n_rules, .version = INSITU_XR_VERSION, .flags = t->flags };
 	if (bpf_map_update_elem(conf, &zero, &c, BPF_ANY))
 		return -errno;
 	return 0;

@@ -27,7 +27,8 @@ const char *const observer_counter_names[INSITU_CNT_MAX] = {
 	[INSITU_CNT_DROP] = "ringbuf_drops",   [INSITU_CNT_TRUNC] = "truncated",
 	[INSITU_CNT_FILTERED] = "filtered",    [INSITU_CNT_STASH_MISS] = "stash_miss",
 	[INSITU_CNT_COPY_FAIL] = "copy_fail",  [INSITU_CNT_MMSG_CUT] = "mmsg_cut",
-	[INSITU_CNT_IOV_CUT] = "iov_cut",
+	[INSITU_CNT_IOV_CUT] = "iov_cut",      [INSITU_CNT_IDS_ONLY] = "ids_only",
+	[INSITU_CNT_IDS_KEPT] = "ids_kept",
 };
 
 /* libbpf talks a lot, and its verifier dumps are not an error message.  Keep its

@@ -198,6 +198,13 @@ int sem_classify(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *
 void sem_extract(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *msg,
 		 size_t cap, uint64_t len, struct sem_result *out);
 
+/* The outcome of a message of type 'type' whose outcome value (the bytes the
+ * type's outcome.value source selects) is 'value': sets has_outcome, status,
+ * score and code in r as sem_extract() would.  For values extracted elsewhere
+ * (the kernel's ids block). */
+void sem_outcome_apply(const struct sem_protocol *p, int type, const struct sem_id *value,
+		       struct sem_result *r);
+
 /* Prints an id as text: printable bytes as they are, else lowercase hex. */
 size_t sem_id_format(const struct sem_id *id, char *buf, size_t n);
 
