@@ -22,7 +22,7 @@ $(BUILD)/tests/unit/test_inference $(BUILD)/tests/unit/test_store: $(BUILD)/test
 # insitud: the daemon
 INSITUD_SRCS := aggregator/registry.c aggregator/persist.c aggregator/config.c aggregator/hold.c \
                 aggregator/core.c aggregator/requests.c aggregator/api.c aggregator/frame.c \
-                aggregator/peers.c
+                aggregator/peers.c aggregator/segments.c aggregator/segments_query.c
 INSITUD_OBJS := $(INSITUD_SRCS:%.c=$(BUILD)/obj/%.o)
 INSITUD_LIBS := -lsqlite3 -lcjson -lsodium -lm
 BINS += $(BUILD)/insitud

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "peers.h"
+#include "segments_query.h"
 #include "timeutil.h"
 
 uint64_t now_ms(void) { return mono_ns() / 1000000; }
@@ -54,6 +55,8 @@ void core_close(struct insitud *d)
 	}
 	persist_close(&d->db);
 	store_fini(&d->store);
+	segments_free(d->segs);
+	d->segs = NULL;
 	registry_fini(&d->reg);
 	hold_fini(&d->hold);
 	free(d->outbox);

@@ -37,8 +37,10 @@ enum frame_type {
 	FRAME_UNSUB = 5,   /* {"subjects": [s, ...]}: the sender stopped watching them */
 	FRAME_PING = 6,    /* {} */
 	FRAME_PONG = 7,    /* {} */
+	FRAME_SEGQ = 8,    /* {"q": query id, "keys": [join key, ...]}: segments continuing these leaves? */
+	FRAME_SEGR = 9,    /* {"q": query id, "segments": [path, ...], "truncated": bool} */
 };
-#define FRAME_TYPE_MAX 7
+#define FRAME_TYPE_MAX 9
 
 struct frame {
 	uint8_t type;

@@ -15,6 +15,7 @@
 
 struct peers;
 struct api;
+struct segments;
 
 /* Something in the epoll set: the event loop calls fn with the events. */
 struct ev_handler {
@@ -38,6 +39,7 @@ struct insitud {
 	struct hold hold;
 	struct peers *peers;
 	struct api *api;
+	struct segments *segs; /* path segments (segments_query.h); created on first use */
 	int epfd;
 	struct insitud_stats st;
 	/* locally accepted reports of the open transaction: pushed to peers only once it

@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "insitud.h"
 #include "log.h"
+#include "segments_query.h"
 #include "strmap.h"
 
 #define BATCH_MAX 256          /* reports per REPORTS frame */
@@ -539,6 +540,53 @@ static void handle_sub(struct conn *c, const struct frame *f, int on)
 	cJSON_Delete(j);
 }
 
+/* Path segment queries (segments_query.h): a SEGQ arrives on an incoming connection
+ * and is answered on it; the SEGR comes back on our outgoing one. */
+static void handle_segments(struct conn *c, const struct frame *f)
+{
+	struct insitud *d = c->ps->d;
+	char *ans;
+	size_t len = 0;
+
+	if (!d->segs && !(d->segs = segments_new()))
+		return;
+	if ((f->type == FRAME_SEGQ) == c->outgoing) {
+		c->ps->malformed++;
+		conn_close(c, f->type == FRAME_SEGQ ? "SEGQ on an outgoing connection" : "SEGR on an incoming connection");
+		return;
+	}
+	if (f->type == FRAME_SEGR) {
+		if (segments_peer_answer(d->segs, c->peer->id, f->payload, f->len)) {
+			c->ps->malformed++;
+			conn_close(c, "malformed SEGR");
+		}
+		return;
+	}
+	ans = segments_peer_serve(d->segs, f->payload, f->len, &len);
+	if (!ans) {
+		c->ps->malformed++;
+		conn_close(c, "malformed SEGQ");
+		return;
+	}
+	conn_send(c, FRAME_SEGR, ans, len);
+	free(ans);
+	if (!c->results_pending) /* else RESULTS of this pass wait for its commit: so does this */
+		conn_flush(c);
+}
+
+void peers_seg_query(struct peers *ps, const char *payload, size_t len,
+		     void (*fn)(void *arg, const char *peer, int asked), void *arg)
+{
+	for (unsigned i = 0; i < ps->npeers; i++) {
+		struct peer *p = &ps->peer[i];
+		int asked = p->conn && !p->conn->dead && p->conn->state == C_READY &&
+			    conn_send(p->conn, FRAME_SEGQ, payload, len) == 0;
+		if (asked)
+			conn_flush(p->conn);
+		fn(arg, p->id, asked && p->conn);
+	}
+}
+
 static void conn_input(struct conn *c)
 {
 	static const uint8_t zero[FRAME_NONCE];
@@ -593,6 +641,10 @@ static void conn_input(struct conn *c)
 			conn_send(c, FRAME_PONG, "{}", 2);
 			break;
 		case FRAME_PONG:
+			break;
+		case FRAME_SEGQ:
+		case FRAME_SEGR:
+			handle_segments(c, &f);
 			break;
 		}
 	}

@@ -34,6 +34,10 @@ void peers_tick(struct peers *p, uint64_t now_ms);
 /* After the pass commit: RESULTS for learned reports go out only once they are
  * committed (committed = 0: those connections are dropped, the senders resend). */
 void peers_end_pass(struct peers *p, int committed);
+/* Sends a path segment query (SEGQ payload, segments_query.h) to every peer whose
+ * connection is up; fn is told, per configured peer, whether it was asked. */
+void peers_seg_query(struct peers *p, const char *payload, size_t len,
+		     void (*fn)(void *arg, const char *peer, int asked), void *arg);
 struct cJSON *peers_status_json(const struct peers *p);
 struct cJSON *peers_stats_json(const struct peers *p);
 

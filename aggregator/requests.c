@@ -12,6 +12,7 @@
 #include "insitud.h"
 #include "insitud_client.h"
 #include "peers.h"
+#include "segments_query.h"
 #include "timeutil.h"
 
 struct requests_stats requests_stats;
@@ -196,6 +197,45 @@ static int op_submit(struct req *q)
 		cJSON_AddNumberToObject(q->ans, "accepted", n);
 		cJSON_AddNumberToObject(q->ans, "ignored", 0);
 	}
+	return 0;
+}
+
+/* Path segments (segments_query.h): created on first use. */
+static struct segments *segs_of(struct req *q)
+{
+	if (!q->d->segs && !(q->d->segs = segments_new()))
+		bad(q, "internal", "out of memory");
+	return q->d->segs;
+}
+
+static int op_submit_paths(struct req *q)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(q->j, "handle");
+	const struct registration *reg;
+	struct segments *g;
+
+	if (!cJSON_IsNumber(h) || h->valuedouble < 0 || h->valuedouble != floor(h->valuedouble))
+		return bad(q, "bad_request", "\"handle\": expected the integer returned by \"register\"");
+	reg = registry_get(&q->d->reg, (uint64_t)h->valuedouble);
+	if (!reg)
+		return bad(q, "unknown_handle", "handle %.0f is not registered (use \"register\" first)",
+			   h->valuedouble);
+	if (!(g = segs_of(q)))
+		return -1;
+	if (segments_op_submit(g, reg->name, q->j, q->ans, q->err, sizeof q->err, now_ms()))
+		return bad(q, "bad_request", "%s", q->err);
+	return 0;
+}
+
+static int op_paths(struct req *q)
+{
+	struct segments *g = segs_of(q);
+	const char *code = "bad_request";
+
+	if (!g)
+		return -1;
+	if (segments_op_paths(g, q->d->peers, q->j, q->ans, &code, q->err, sizeof q->err, now_ms()))
+		return bad(q, code, "%s", q->err);
 	return 0;
 }
 
@@ -387,6 +427,8 @@ static int op_stats(struct req *q)
 		api_stats_json(d->api, o);
 	if (d->peers)
 		cJSON_AddItemToObject(o, "peers", peers_stats_json(d->peers));
+	if (d->segs)
+		segments_stats_json(d->segs, o);
 	return 0;
 }
 
@@ -476,6 +518,10 @@ void requests_handle(struct insitud *d, const char *line, size_t len, int may_wr
 		rc = op_peers(&q);
 	else if (!strcmp(op->valuestring, "stats"))
 		rc = op_stats(&q);
+	else if (!strcmp(op->valuestring, "submit_paths"))
+		rc = writes_allowed(&q) ? op_submit_paths(&q) : -1;
+	else if (!strcmp(op->valuestring, "paths"))
+		rc = op_paths(&q);
 	else if (!strcmp(op->valuestring, "watchlist"))
 		rc = op_watchlist(&q);
 	else

@@ -1,0 +1,494 @@
+/* Path segment operations and peer queries (segments_query.h). */
+#include "segments_query.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "peers.h"
+#include "segments.h"
+
+#define GET cJSON_GetObjectItemCaseSensitive
+
+enum { P_DOWN, P_ASKED, P_ANSWERED };
+
+struct segq {
+	uint64_t id, created_ms, deadline_ms;
+	char join[SEG_KEY_MAX];
+	unsigned recent;
+	unsigned npeers;
+	struct {
+		char id[64];
+		int state;
+	} peer[SEGQ_PEERS_MAX];
+	cJSON *fetched; /* path objects, each with "peer" */
+	size_t fetched_bytes;
+	int truncated;
+};
+
+struct segments {
+	struct segstore store;
+	struct segq *q[SEGQ_MAX];
+	uint64_t next_q;
+	uint64_t queries, queries_local, queries_dropped, peers_asked, answers, answers_late, answers_bad_paths,
+		served, served_paths, served_truncated, submit_bad;
+};
+
+struct segments *segments_new(void)
+{
+	struct segments *g = calloc(1, sizeof *g);
+	if (!g || segstore_init(&g->store, 0, 0, 0)) {
+		free(g);
+		return NULL;
+	}
+	g->next_q = 1;
+	return g;
+}
+
+static void q_free(struct segq *q)
+{
+	if (!q)
+		return;
+	cJSON_Delete(q->fetched);
+	free(q);
+}
+
+void segments_free(struct segments *g)
+{
+	if (!g)
+		return;
+	for (int i = 0; i < SEGQ_MAX; i++)
+		q_free(g->q[i]);
+	segstore_fini(&g->store);
+	free(g);
+}
+
+struct segstore *segments_store(struct segments *g) { return &g->store; }
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* --- submit_paths ----------------------------------------------------------------- */
+
+int segments_op_submit(struct segments *g, const char *observer, const cJSON *req, cJSON *ans, char *err,
+		       size_t errlen, uint64_t now_ms)
+{
+	const cJSON *a = GET(req, "paths"), *it;
+	char e[200];
+	int n, i = 0, stored = 0;
+
+	if (!cJSON_IsArray(a) || (n = cJSON_GetArraySize(a)) < 1 || n > SEGQ_SUBMIT_MAX) {
+		g->submit_bad++;
+		return fail(err, errlen, "\"paths\": expected an array of 1-%d path objects", SEGQ_SUBMIT_MAX);
+	}
+	cJSON_ArrayForEach(it, a) {
+		if (seg_validate(it, e, sizeof e)) {
+			g->submit_bad++;
+			return fail(err, errlen, "paths[%d].%s", i, e);
+		}
+		i++;
+	}
+	cJSON_ArrayForEach(it, a) if (!segstore_add(&g->store, observer, it, now_ms)) stored++;
+	cJSON_AddNumberToObject(ans, "accepted", stored);
+	cJSON_AddNumberToObject(ans, "rejected", n - stored);
+	return 0;
+}
+
+/* --- local selection and stitching ------------------------------------------------ */
+
+/* The paths a query starts from: the topmost stored path containing join (climbing
+ * from a segment to the path whose leaf it continues), or the newest recent paths that
+ * are not themselves continuations of another stored path (those appear grafted). */
+static unsigned select_paths(struct segments *g, const char *join, unsigned recent, const struct seg_path **out)
+{
+	const struct seg_path *p, *up;
+	unsigned n = 0;
+
+	if (*join) {
+		p = segstore_by_hop(&g->store, join);
+		for (int steps = 0; p && steps < SEG_DEPTH_MAX && (up = segstore_parent(&g->store, p)); steps++)
+			p = up;
+		if (p)
+			out[n++] = p;
+		return n;
+	}
+	for (unsigned i = 0; n < recent && (p = segstore_nth_newest(&g->store, i)); i++)
+		if (!segstore_parent(&g->store, p))
+			out[n++] = p;
+	return n;
+}
+
+static cJSON *build(struct segments *g, const char *join, unsigned recent, const cJSON *fetched, cJSON *unresolved)
+{
+	const struct seg_path **sel = calloc(SEGQ_RECENT_MAX, sizeof *sel);
+	cJSON *a = cJSON_CreateArray();
+	unsigned n;
+
+	if (!sel || !a) {
+		free(sel);
+		cJSON_Delete(a);
+		return NULL;
+	}
+	n = select_paths(g, join, recent, sel);
+	for (unsigned i = 0; i < n; i++) {
+		cJSON *p = segstore_stitch(&g->store, sel[i], fetched, unresolved);
+		if (p)
+			cJSON_AddItemToArray(a, p);
+	}
+	free(sel);
+	return a;
+}
+
+static const char *state_name(int st)
+{
+	return st == P_ANSWERED ? "answered" : st == P_ASKED ? "no_answer" : "down";
+}
+
+/* The final answer of a query: stitched with what peers sent; partial when a leaf is
+ * unresolved and some peer could not be asked or did not answer in time. */
+static void finish(struct segments *g, const struct segq *q, const char *join, unsigned recent, cJSON *ans)
+{
+	cJSON *unresolved = cJSON_CreateArray(), *paths, *pa, *un;
+	int missing = 0;
+
+	paths = build(g, join, recent, q ? q->fetched : NULL, unresolved);
+	cJSON_AddItemToObject(ans, "paths", paths ? paths : cJSON_CreateArray());
+	pa = cJSON_AddArrayToObject(ans, "peers");
+	un = cJSON_AddArrayToObject(ans, "peers_unavailable");
+	for (unsigned i = 0; q && i < q->npeers; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", q->peer[i].id);
+		cJSON_AddStringToObject(o, "state", state_name(q->peer[i].state));
+		cJSON_AddItemToArray(pa, o);
+		if (q->peer[i].state != P_ANSWERED) {
+			cJSON_AddItemToArray(un, cJSON_CreateString(q->peer[i].id));
+			missing = 1;
+		}
+	}
+	cJSON_AddBoolToObject(ans, "partial", missing && cJSON_GetArraySize(unresolved) > 0);
+	cJSON_AddBoolToObject(ans, "truncated", q && q->truncated);
+	cJSON_AddItemToObject(ans, "unresolved", unresolved);
+}
+
+/* --- queries waiting for peers ---------------------------------------------------- */
+
+static struct segq *q_find(struct segments *g, uint64_t id, int *slot)
+{
+	for (int i = 0; i < SEGQ_MAX; i++)
+		if (g->q[i] && g->q[i]->id == id) {
+			*slot = i;
+			return g->q[i];
+		}
+	return NULL;
+}
+
+/* Queries nobody came back for (30 s after their deadline) are dropped. */
+static void q_expire(struct segments *g, uint64_t now_ms)
+{
+	for (int i = 0; i < SEGQ_MAX; i++)
+		if (g->q[i] && now_ms > g->q[i]->deadline_ms + 30000) {
+			q_free(g->q[i]);
+			g->q[i] = NULL;
+			g->queries_dropped++;
+		}
+}
+
+static struct segq *q_new(struct segments *g, uint64_t now_ms)
+{
+	int slot = -1;
+	struct segq *q;
+
+	for (int i = 0; i < SEGQ_MAX && slot < 0; i++)
+		if (!g->q[i])
+			slot = i;
+	if (slot < 0) { /* full: the oldest goes (its client gets not_found) */
+		slot = 0;
+		for (int i = 1; i < SEGQ_MAX; i++)
+			if (g->q[i]->created_ms < g->q[slot]->created_ms)
+				slot = i;
+		q_free(g->q[slot]);
+		g->q[slot] = NULL;
+		g->queries_dropped++;
+	}
+	q = calloc(1, sizeof *q);
+	if (!q || !(q->fetched = cJSON_CreateArray())) {
+		free(q);
+		return NULL;
+	}
+	q->id = g->next_q++;
+	q->created_ms = now_ms;
+	g->q[slot] = q;
+	return q;
+}
+
+static void q_peer(void *arg, const char *peer, int asked)
+{
+	struct segq *q = arg;
+	if (q->npeers >= SEGQ_PEERS_MAX)
+		return;
+	snprintf(q->peer[q->npeers].id, sizeof q->peer[q->npeers].id, "%s", peer);
+	q->peer[q->npeers++].state = asked ? P_ASKED : P_DOWN;
+}
+
+static int q_waiting(const struct segq *q)
+{
+	for (unsigned i = 0; i < q->npeers; i++)
+		if (q->peer[i].state == P_ASKED)
+			return 1;
+	return 0;
+}
+
+static void pending(cJSON *ans, const struct segq *q)
+{
+	cJSON_AddBoolToObject(ans, "pending", 1);
+	cJSON_AddNumberToObject(ans, "query", (double)q->id);
+	cJSON_AddNumberToObject(ans, "retry_ms", 50);
+}
+
+static int parse_paths_req(const cJSON *req, char *join, unsigned *recent, int *use_peers, unsigned *wait_ms,
+			   char *err, size_t errlen)
+{
+	const cJSON *j = GET(req, "join"), *r = GET(req, "recent"), *p = GET(req, "peers"), *w = GET(req, "wait_ms");
+
+	if (j && r)
+		return fail(err, errlen, "expected one of \"join\" (a key) or \"recent\" (a count), not both");
+	if (j) {
+		if (!cJSON_IsString(j) || !*j->valuestring || strlen(j->valuestring) >= SEG_KEY_MAX)
+			return fail(err, errlen, "\"join\": expected a join key of 1-%d bytes", SEG_KEY_MAX - 1);
+		strcpy(join, j->valuestring);
+	} else {
+		*recent = 10;
+		if (r && (!cJSON_IsNumber(r) || r->valuedouble < 1 || r->valuedouble > SEGQ_RECENT_MAX ||
+			  r->valuedouble != floor(r->valuedouble)))
+			return fail(err, errlen, "\"recent\": expected an integer from 1 to %d", SEGQ_RECENT_MAX);
+		if (r)
+			*recent = (unsigned)r->valuedouble;
+	}
+	if (p && !cJSON_IsBool(p))
+		return fail(err, errlen, "\"peers\": expected true or false");
+	*use_peers = !p || cJSON_IsTrue(p);
+	*wait_ms = SEGQ_WAIT_MS;
+	if (w && (!cJSON_IsNumber(w) || w->valuedouble < 0 || w->valuedouble > SEGQ_WAIT_MAX_MS))
+		return fail(err, errlen, "\"wait_ms\": expected milliseconds from 0 to %d", SEGQ_WAIT_MAX_MS);
+	if (w)
+		*wait_ms = (unsigned)w->valuedouble;
+	return 0;
+}
+
+int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJSON *ans, const char **code,
+		      char *err, size_t errlen, uint64_t now_ms)
+{
+	const cJSON *qid = GET(req, "query");
+	char join[SEG_KEY_MAX] = "";
+	unsigned recent = 0, wait_ms;
+	int use_peers = 1, slot;
+	struct segq *q;
+	cJSON *unresolved, *paths, *body, *keys;
+	char *txt;
+
+	*code = "bad_request";
+	segstore_expire(&g->store, now_ms);
+	q_expire(g, now_ms);
+	if (qid) {
+		if (!cJSON_IsNumber(qid) || qid->valuedouble < 1)
+			return fail(err, errlen, "\"query\": expected the id of a pending query");
+		q = q_find(g, (uint64_t)qid->valuedouble, &slot);
+		if (!q) {
+			*code = "not_found";
+			return fail(err, errlen, "query %.0f: unknown or expired", qid->valuedouble);
+		}
+		if (q_waiting(q) && now_ms < q->deadline_ms) {
+			pending(ans, q);
+			return 0;
+		}
+		finish(g, q, q->join, q->recent, ans);
+		q_free(q);
+		g->q[slot] = NULL;
+		return 0;
+	}
+	if (parse_paths_req(req, join, &recent, &use_peers, &wait_ms, err, errlen))
+		return -1;
+	g->queries++;
+	if (*join && !segstore_by_hop(&g->store, join)) {
+		*code = "not_found";
+		return fail(err, errlen, "no stored path has a hop with join key '%s'", join);
+	}
+	unresolved = cJSON_CreateArray();
+	paths = build(g, join, recent, NULL, unresolved);
+	cJSON_Delete(paths);
+	if (!use_peers || !ps || !cJSON_GetArraySize(unresolved) || !(q = q_new(g, now_ms))) {
+		cJSON_Delete(unresolved);
+		g->queries_local++;
+		finish(g, NULL, join, recent, ans);
+		return 0;
+	}
+	strcpy(q->join, join);
+	q->recent = recent;
+	q->deadline_ms = now_ms + wait_ms;
+	body = cJSON_CreateObject();
+	cJSON_AddNumberToObject(body, "q", (double)q->id);
+	keys = cJSON_AddArrayToObject(body, "keys");
+	while (cJSON_GetArraySize(unresolved) && keys)
+		cJSON_AddItemToArray(keys, cJSON_DetachItemFromArray(unresolved, 0));
+	cJSON_Delete(unresolved);
+	txt = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (txt)
+		peers_seg_query(ps, txt, strlen(txt), q_peer, q);
+	free(txt);
+	for (unsigned i = 0; i < q->npeers; i++)
+		g->peers_asked += q->peer[i].state == P_ASKED;
+	if (!q_waiting(q)) { /* nobody up: answer now, marked partial */
+		finish(g, q, join, recent, ans);
+		for (int i = 0; i < SEGQ_MAX; i++)
+			if (g->q[i] == q)
+				g->q[i] = NULL;
+		q_free(q);
+		return 0;
+	}
+	pending(ans, q);
+	return 0;
+}
+
+/* --- the peer side ---------------------------------------------------------------- */
+
+char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len, size_t *outlen)
+{
+	cJSON *j = cJSON_ParseWithLength((const char *)payload, len), *ans, *segs, *it;
+	const cJSON *qid = GET(j, "q"), *keys = GET(j, "keys");
+	size_t total = 0;
+	int nkeys = 0, truncated = 0;
+	char *txt;
+
+	if (!cJSON_IsNumber(qid) || !cJSON_IsArray(keys)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	g->served++;
+	ans = cJSON_CreateObject();
+	cJSON_AddNumberToObject(ans, "q", qid->valuedouble);
+	segs = cJSON_AddArrayToObject(ans, "segments");
+	cJSON_ArrayForEach(it, keys) {
+		const struct seg_path *p;
+		cJSON *st;
+		char *s;
+		if (++nkeys > SEG_GRAFTS_MAX)
+			break;
+		if (!cJSON_IsString(it) || !(p = segstore_segment(&g->store, it->valuestring)))
+			continue;
+		st = segstore_stitch(&g->store, p, NULL, NULL);
+		s = st ? cJSON_PrintUnformatted(st) : NULL;
+		if (s && total + strlen(s) <= SEGQ_ANSWER_MAX) {
+			total += strlen(s);
+			cJSON_AddItemToArray(segs, st);
+			g->served_paths++;
+		} else {
+			truncated = 1;
+			cJSON_Delete(st);
+		}
+		free(s);
+	}
+	cJSON_AddBoolToObject(ans, "truncated", truncated);
+	g->served_truncated += truncated;
+	txt = cJSON_PrintUnformatted(ans);
+	cJSON_Delete(ans);
+	cJSON_Delete(j);
+	if (txt)
+		*outlen = strlen(txt);
+	return txt;
+}
+
+int segments_peer_answer(struct segments *g, const char *peer, const uint8_t *payload, size_t len)
+{
+	cJSON *j = cJSON_ParseWithLength((const char *)payload, len), *it;
+	const cJSON *qid = GET(j, "q");
+	cJSON *segs = GET(j, "segments");
+	struct segq *q;
+	char e[200];
+	int slot;
+
+	if (!cJSON_IsNumber(qid) || !cJSON_IsArray(segs)) {
+		cJSON_Delete(j);
+		return -1;
+	}
+	q = qid->valuedouble >= 1 ? q_find(g, (uint64_t)qid->valuedouble, &slot) : NULL;
+	if (!q) {
+		g->answers_late++;
+		cJSON_Delete(j);
+		return 0;
+	}
+	for (unsigned i = 0; i < q->npeers; i++)
+		if (!strcmp(q->peer[i].id, peer) && q->peer[i].state == P_ASKED) {
+			q->peer[i].state = P_ANSWERED;
+			g->answers++;
+		}
+	if (cJSON_IsTrue(GET(j, "truncated")))
+		q->truncated = 1;
+	while ((it = cJSON_DetachItemFromArray(segs, 0))) {
+		char *s = NULL;
+		if (seg_validate(it, e, sizeof e) || !(s = cJSON_PrintUnformatted(it)) ||
+		    q->fetched_bytes + strlen(s) > SEGQ_ANSWER_MAX * SEGQ_PEERS_MAX ||
+		    cJSON_GetArraySize(q->fetched) >= SEG_GRAFTS_MAX) {
+			if (!s || seg_validate(it, e, sizeof e))
+				g->answers_bad_paths++;
+			else
+				q->truncated = 1;
+			free(s);
+			cJSON_Delete(it);
+			continue;
+		}
+		q->fetched_bytes += strlen(s);
+		free(s);
+		cJSON_DeleteItemFromObjectCaseSensitive(it, "peer");
+		cJSON_AddStringToObject(it, "peer", peer);
+		cJSON_AddItemToArray(q->fetched, it);
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+#define NUM(o, k, v) cJSON_AddNumberToObject(o, k, (double)(v))
+
+void segments_stats_json(const struct segments *g, cJSON *o)
+{
+	const struct segstore *s = &g->store;
+	cJSON *x = cJSON_AddObjectToObject(o, "segments");
+	unsigned pending_n = 0;
+
+	for (int i = 0; i < SEGQ_MAX; i++)
+		pending_n += g->q[i] != NULL;
+	NUM(x, "paths", s->n);
+	NUM(x, "bytes", s->bytes);
+	NUM(x, "paths_max", s->cap);
+	NUM(x, "bytes_max", s->max_bytes);
+	NUM(x, "age_max_ms", s->max_age_ms);
+	NUM(x, "received", s->st.received);
+	NUM(x, "rejected", s->st.rejected + g->submit_bad);
+	NUM(x, "evicted_count", s->st.evicted_count);
+	NUM(x, "evicted_bytes", s->st.evicted_bytes);
+	NUM(x, "evicted_age", s->st.evicted_age);
+	NUM(x, "key_collisions", s->st.key_collisions);
+	NUM(x, "stitched", s->st.stitched);
+	NUM(x, "grafts", s->st.grafts);
+	NUM(x, "queries", g->queries);
+	NUM(x, "queries_local_only", g->queries_local);
+	NUM(x, "queries_pending", pending_n);
+	NUM(x, "queries_dropped", g->queries_dropped);
+	NUM(x, "peers_asked", g->peers_asked);
+	NUM(x, "peer_answers", g->answers);
+	NUM(x, "peer_answers_late", g->answers_late);
+	NUM(x, "peer_paths_invalid", g->answers_bad_paths);
+	NUM(x, "served_queries", g->served);
+	NUM(x, "served_paths", g->served_paths);
+	NUM(x, "served_truncated", g->served_truncated);
+}
