@@ -506,3 +506,41 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 		out[0] &= (uint8_t)~INSITU_XID_F_ALL;
 	return o;
 }
+
+/* ---- what "ids only" keeps ----------------------------------------------------- */
+
+size_t xk_payload_kept(const struct xk_table *t, const struct sem_set *set, char *buf, size_t n)
+{
+	size_t o = 0;
+	if (!n)
+		return 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct sem_protocol *p = set->protos[i];
+		int ps = -1;
+		for (uint32_t k = 0; k < t->n_psets; k++)
+			if (t->pset_proto[k] == p)
+				ps = (int)k;
+		for (int ti = 0; ti < p->n_types; ti++) {
+			const struct semm_type *ty = &p->types[ti];
+			const char *why = NULL;
+			if (ps < 0)
+				why = "protocol not compiled";
+			else if (t->slots[ps][ty->dir][ti] < 0)
+				why = "signature not compiled";
+			else if (!t->complete[ps][ty->dir][ti])
+				why = "ids or outcome need user space";
+			if (!why)
+				continue;
+			int w = snprintf(buf + o, n - o, "%s%s %s (%s)", o ? ", " : "", p->name, ty->name, why);
+			if (w < 0 || (size_t)w >= n - o) {
+				buf[o] = 0;
+				if (o + 4 < n)
+					memcpy(buf + o, " ...", 5);
+				return o;
+			}
+			o += (size_t)w;
+		}
+	}
+	return o;
+}

@@ -72,6 +72,10 @@ int32_t xk_type_slots(const struct xk_table *t, const struct sem_protocol *p, en
  * the kernel's and user space's results on the same bytes. */
 size_t xk_format(const struct sem_result *r, int32_t mask, char *buf, size_t n);
 
+/* For --payload=ids: the message types that keep their payload, and why, as
+ * "http request (ids or outcome need user space), ..." (empty: none). */
+size_t xk_payload_kept(const struct xk_table *t, const struct sem_set *set, char *buf, size_t n);
+
 struct bpf_object;
 /* Writes the table into the maps of a loaded (not yet attached) observer object.
  * Returns 0 or a negative errno. */

@@ -52,6 +52,13 @@ static const char usage[] =
 "\n"
 "Capture:\n"
 "  -c, --capture BYTES    payload prefix kept per message (default 512, max 4096)\n"
+"      --payload MODE     full (default): every message carries its payload prefix;\n"
+"                         ids: a message whose type's ids and outcome all compile\n"
+"                         into the kernel (insitu-semantics kernel) carries only\n"
+"                         its ids block, no payload bytes (the capture is still\n"
+"                         read in the kernel to extract them).  Other messages\n"
+"                         keep the prefix; a warning lists their types.  TCP: one\n"
+"                         message per syscall (docs/events.md).  Needs semantics.\n"
 "      --ring-kb KB       ring buffer size, power of two (default 8192)\n"
 "      --wake-kb KB       wake the reader each time this much more is queued\n"
 "                         (default 512; it also reads after every quiet poll)\n"
@@ -69,7 +76,8 @@ STAGES_USAGE
 "\n"
 "Kernel counters (--stats): msg_events, conn_events, ringbuf_drops (events lost\n"
 "because the ring buffer was full), truncated, filtered, stash_miss, copy_fail,\n"
-"mmsg_cut, iov_cut, bpf_run_ns/bpf_run_cnt (time in our programs, counted while\n"
+"mmsg_cut, iov_cut, ids_only/ids_kept (--payload=ids: messages sent without /\n"
+"with their payload), bpf_run_ns/bpf_run_cnt (time in our programs, counted while\n"
 "sysctl kernel.bpf_stats_enabled=1); user-space: records, invalid, dump/record\n"
 "errors.\n"
 "\n"
@@ -184,7 +192,7 @@ static void print_stats(struct run *r, struct observer *o, FILE *out)
 static int parse_args(struct run *r, int argc, char **argv)
 {
 	enum { O_PID = 256, O_COMM, O_CGROUP, O_NETNS, O_RING, O_WAKE, O_POLL, O_MODE, O_NOLIFE,
-	       O_DUR, O_THROTTLE, O_INTERVAL, O_JSON };
+	       O_DUR, O_THROTTLE, O_INTERVAL, O_JSON, O_PAYLOAD };
 	static const struct option lo[] = {
 		{"dump", no_argument, 0, 'd'},        {"output", required_argument, 0, 'o'},        {"stats", no_argument, 0, 's'},
 		{"record", required_argument, 0, 'w'}, {"replay", required_argument, 0, 'r'},
@@ -197,6 +205,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 		{"duration", required_argument, 0, O_DUR},
 		{"throttle-ms", required_argument, 0, O_THROTTLE},
 		{"interval", required_argument, 0, O_INTERVAL}, {"json", no_argument, 0, O_JSON},
+		{"payload", required_argument, 0, O_PAYLOAD},
 		{"verbose", no_argument, 0, 'v'},     {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},        STAGES_LONG_OPTIONS,
 		{0, 0, 0, 0},
@@ -209,6 +218,16 @@ static int parse_args(struct run *r, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "dso:w:r:p:c:vqh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': r->dump = 1; break;
+		case O_PAYLOAD:
+			if (!strcmp(optarg, "ids")) {
+				r->stg.ids_only = true;
+			} else if (!strcmp(optarg, "full")) {
+				r->stg.ids_only = false;
+			} else {
+				log_error("--payload %s: expected full or ids", optarg);
+				return -1;
+			}
+			break;
 		case 'o': r->output = optarg; break;
 		case 's': r->stats = 1; break;
 		case 'w': r->record = optarg; break;
@@ -325,6 +344,11 @@ static int parse_args(struct run *r, int argc, char **argv)
 		log_set_level(verbose > 1 ? LOG_DEBUG : LOG_INFO);
 	if (r->output && !r->dump) {
 		log_error("--output is where --dump writes: add --dump");
+		return -1;
+	}
+	if (r->stg.ids_only && !r->replay && !stages_wanted(&r->stg)) {
+		log_error("--payload=ids: the kernel's id rules come from semantics: add --semantics "
+			  "PATH (e.g. the shipped semantics/ directory), --paths or --health");
 		return -1;
 	}
 	if (r->replay && r->record) {

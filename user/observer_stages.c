@@ -292,6 +292,13 @@ int stages_kernel(struct stages *s, struct bpf_object *obj)
 		return -1;
 	}
 	xk_compile(s->sem, t);
+	if (s->o.ids_only) {
+		char kept[1024];
+		t->flags |= INSITU_XC_IDS_ONLY;
+		if (xk_payload_kept(t, s->sem, kept, sizeof(kept)))
+			log_warn("--payload=ids: these messages keep their payload prefix "
+				 "(counted as ids_kept): %s", kept);
+	}
 	err = xk_install(obj, t);
 	if (err)
 		log_error("cannot install the kernel id rules: %s", strerror(-err));

@@ -68,6 +68,7 @@ struct stages_opts {
 	bool report, health, all_ports;
 	const char *socket, *names;
 	uint64_t window_ms;
+	bool ids_only;  /* --payload=ids (observer.c): complete messages go without payload */
 };
 
 struct stages;
