@@ -42,7 +42,7 @@ BPF_CFLAGS  := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Ibpf -Iincl
 # libFuzzer targets are built with clang straight from the sources they fuzz, so
 # that the code under test is instrumented too.  Use: $(eval $(call fuzz_target,NAME,SRCS,LIBS))
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-               -Iinclude -Icommon -I$(BUILD)
+               $(WARN) -Iinclude -Icommon -I$(BUILD)
 define fuzz_target
 FUZZ_BINS += $(BUILD)/fuzz/$(1)
 $(BUILD)/fuzz/$(1): $(2)

@@ -10,6 +10,8 @@
 #include <cjson/cJSON.h>
 
 #include "../../user/link.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #include "../../user/path.h"
 
 static FILE *sink;

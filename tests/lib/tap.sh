@@ -159,10 +159,15 @@ wait_for() {
 }
 
 # free_port: a TCP port nobody listens on right now (in the root namespace).
+# A port below the kernel's ephemeral range (ip_local_port_range starts at 32768 by
+# default), so that an outgoing connection made meanwhile cannot take it from us, and
+# free for both TCP and UDP.
 free_port() {
-	local p
+	local p lo
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+	((lo > 21000)) || lo=32768
 	while :; do
-		p=$((20000 + RANDOM % 30000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+		p=$((20000 + RANDOM % (lo - 20000)))
+		ss -Hltun "sport = :$p" | grep -q . || { echo "$p"; return; }
 	done
 }
