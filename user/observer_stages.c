@@ -16,6 +16,7 @@
 #include "linker.h"
 #include "log.h"
 #include "names.h"
+#include "path_report.h"
 #include "reporter.h"
 #include "semantics.h"
 
@@ -29,6 +30,7 @@ struct stages {
 	struct names *names;
 	struct reporter *rep;
 	struct health_sink *hs;
+	struct path_privacy pp; /* --report-paths */
 };
 
 int stages_parse_opt(struct stages_opts *o, int opt, const char *arg)
@@ -59,6 +61,9 @@ int stages_parse_opt(struct stages_opts *o, int opt, const char *arg)
 	case STG_HEALTH: o->health = true; return 0;
 	case STG_NAMES: o->names = arg; return 0;
 	case STG_ALL_PORTS: o->all_ports = true; return 0;
+	case STG_REPORT_PATHS: o->report_paths = o->report = true; return 0;
+	case STG_CLEAR_LABELS: o->clear_labels = true; return 0;
+	case STG_LABEL_KEY: o->label_key = arg; return 0;
 	case STG_WINDOW:
 		errno = 0;
 		v = strtoul(arg, &end, 10);
@@ -200,6 +205,16 @@ static struct sem_set *load_semantics(const struct stages_opts *o)
 	return set;
 }
 
+/* Every completed tree: to the health stage, and with --report-paths to insitud. */
+static void stages_path(const struct lk_hop *root, void *arg)
+{
+	struct stages *s = arg;
+	if (s->hs)
+		health_sink_path(root, s->hs);
+	if (s->o.report_paths && s->rep)
+		reporter_add_path(s->rep, path_report_record(root, &s->pp));
+}
+
 struct stages *stages_new(const struct stages_opts *o, struct obs_pipeline *pipe, bool live)
 {
 	struct stages *s = calloc(1, sizeof(*s));
@@ -242,8 +257,15 @@ struct stages *stages_new(const struct stages_opts *o, struct obs_pipeline *pipe
 		s->hs = health_sink_new(s->names, &hc, s->rep, o->health ? stdout : NULL, live);
 		if (!s->hs)
 			goto oom;
-		lo.on_path = health_sink_path;
-		lo.on_path_arg = s->hs;
+		lo.on_path = stages_path;
+		lo.on_path_arg = s;
+	}
+	if (o->report_paths) {
+		char err[512];
+		if (path_privacy_init(&s->pp, o->clear_labels, o->label_key, err, sizeof(err))) {
+			log_error("--label-key: %s", err);
+			goto fail;
+		}
 	}
 	s->ls = linker_sink_new(s->sem, &lo);
 	if (!s->ls)
@@ -342,9 +364,12 @@ void stages_print_stats(const struct stages *s, FILE *out, bool json)
 			fprintf(out,
 				"{\"queued\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"dropped\":%" PRIu64
 				",\"refused\":%" PRIu64 ",\"connects\":%" PRIu64 ",\"failures\":%" PRIu64
-				",\"backlog\":%u,\"connected\":%s}",
+				",\"backlog\":%u,\"connected\":%s,\"paths_queued\":%" PRIu64
+				",\"paths_sent\":%" PRIu64 ",\"paths_dropped\":%" PRIu64 ",\"paths_refused\":%" PRIu64
+				",\"paths_backlog\":%u}",
 				r->queued, r->sent, r->dropped, r->refused, r->connects, r->failures,
-				r->backlog, r->connected ? "true" : "false");
+				r->backlog, r->connected ? "true" : "false", r->paths_queued, r->paths_sent,
+				r->paths_dropped, r->paths_refused, r->paths_backlog);
 		else
 			fputs("null", out);
 		fputs("}\n", out);
@@ -372,6 +397,11 @@ void stages_print_stats(const struct stages *s, FILE *out, bool json)
 			" backlog %u connected %s\n",
 			r->queued, r->sent, r->dropped, r->refused, r->connects, r->failures, r->backlog,
 			r->connected ? "yes" : "no");
+	if (r && s->o.report_paths)
+		fprintf(out,
+			"reporter: paths queued %" PRIu64 " sent %" PRIu64 " dropped %" PRIu64
+			" refused %" PRIu64 " backlog %u\n",
+			r->paths_queued, r->paths_sent, r->paths_dropped, r->paths_refused, r->paths_backlog);
 }
 
 void stages_free(struct stages *s)

@@ -12,6 +12,8 @@
  *   --names FILE         component name overrides (docs/health.md)
  *   --window MS          health window (default 1000)
  *   --all-ports          do not restrict capture to the semantics' server ports
+ *   --report-paths       also send completed paths to insitud (implies --report);
+ *                        labels hashed unless --clear-labels; --label-key FILE
  */
 #ifndef INSITU_OBSERVER_STAGES_H
 #define INSITU_OBSERVER_STAGES_H
@@ -35,6 +37,9 @@ enum stages_opt {
 	STG_NAMES,
 	STG_WINDOW,
 	STG_ALL_PORTS,
+	STG_REPORT_PATHS,
+	STG_CLEAR_LABELS,
+	STG_LABEL_KEY,
 	STG_LAST,
 };
 
@@ -44,7 +49,10 @@ enum stages_opt {
 	{"paths", optional_argument, 0, STG_PATHS}, {"report", no_argument, 0, STG_REPORT},  \
 	{"socket", required_argument, 0, STG_SOCKET}, {"health", no_argument, 0, STG_HEALTH}, \
 	{"names", required_argument, 0, STG_NAMES}, {"window", required_argument, 0, STG_WINDOW}, \
-	{"all-ports", no_argument, 0, STG_ALL_PORTS}
+	{"all-ports", no_argument, 0, STG_ALL_PORTS},                                        \
+	{"report-paths", no_argument, 0, STG_REPORT_PATHS},                                  \
+	{"clear-labels", no_argument, 0, STG_CLEAR_LABELS},                                  \
+	{"label-key", required_argument, 0, STG_LABEL_KEY}
 
 #define STAGES_USAGE                                                                           \
 	"Semantics, request paths and health (see docs/semantics.md, paths.md, health.md):\n" \
@@ -59,14 +67,21 @@ enum stages_opt {
 	"      --health           print health reports as JSON lines on stdout\n"             \
 	"      --names FILE       component name overrides (JSON rules)\n"                    \
 	"      --window MS        health window, 100-60000 ms (default 1000)\n"               \
-	"      --all-ports        capture every port, not only the semantics' server ports\n"
+	"      --all-ports        capture every port, not only the semantics' server ports\n" \
+	"      --report-paths     also send completed request paths to insitud, where the\n" \
+	"                         paths seen by other observers are joined to them\n"    \
+	"                         (implies --report; `insitu paths` queries them)\n"      \
+	"      --clear-labels     send hop labels and ids derived from payload (\"GET /x\",\n" \
+	"                         DNS names) in clear; default: keyed hashes (h:...)\n"   \
+	"      --label-key FILE   hash key (first 32 bytes of FILE; default: random per\n" \
+	"                         run): the same file on every host makes hashes comparable\n"
 
 struct stages_opts {
 	const char *sem[STAGES_MAX_SEM];
 	int n_sem;
 	int paths;      /* 0 none, 1 json, 2 tree */
-	bool report, health, all_ports;
-	const char *socket, *names;
+	bool report, health, all_ports, report_paths, clear_labels;
+	const char *socket, *names, *label_key;
 	uint64_t window_ms;
 	bool ids_only;  /* --payload=ids (observer.c): complete messages go without payload */
 };

@@ -1,6 +1,7 @@
 /* Bounded, reconnecting delivery of reports to insitud (reporter.h). */
 #include "reporter.h"
 
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,10 @@ struct reporter {
 	bool warned;
 	struct reporter_stats st;
 	struct insitu_report batch[BATCH];
+	/* paths: a ring of records and their sizes */
+	struct cJSON **paths;
+	size_t *path_len;
+	size_t phead, pn, pbytes;
 };
 
 struct reporter *reporter_new(const char *socket, size_t backlog, const char *module,
@@ -32,11 +37,13 @@ struct reporter *reporter_new(const char *socket, size_t backlog, const char *mo
 		return NULL;
 	r->cap = backlog ? backlog : 1;
 	r->ring = calloc(r->cap, sizeof(*r->ring));
+	r->paths = calloc(REPORTER_PATHS_MAX, sizeof(*r->paths));
+	r->path_len = calloc(REPORTER_PATHS_MAX, sizeof(*r->path_len));
 	r->socket = socket ? strdup(socket) : NULL;
 	r->module = strdup(module);
 	r->instance = strdup(instance);
 	r->backoff = BACKOFF_MIN_NS;
-	if (!r->ring || (socket && !r->socket) || !r->module || !r->instance) {
+	if (!r->ring || !r->paths || !r->path_len || (socket && !r->socket) || !r->module || !r->instance) {
 		reporter_free(r);
 		return NULL;
 	}
@@ -50,6 +57,10 @@ void reporter_free(struct reporter *r)
 	if (r->c)
 		insitud_close(r->c);
 	free(r->ring);
+	for (size_t i = 0; r->paths && i < r->pn; i++)
+		cJSON_Delete(r->paths[(r->phead + i) % REPORTER_PATHS_MAX]);
+	free(r->paths);
+	free(r->path_len);
 	free(r->socket);
 	free(r->module);
 	free(r->instance);
@@ -69,6 +80,40 @@ void reporter_add(struct reporter *r, const struct insitu_report *rep)
 	r->ring[(r->head + r->n) % r->cap] = *rep;
 	r->n++;
 	r->st.backlog = (uint32_t)r->n;
+}
+
+static void path_pop(struct reporter *r)
+{
+	cJSON_Delete(r->paths[r->phead]);
+	r->paths[r->phead] = NULL;
+	r->pbytes -= r->path_len[r->phead];
+	r->phead = (r->phead + 1) % REPORTER_PATHS_MAX;
+	r->pn--;
+}
+
+void reporter_add_path(struct reporter *r, cJSON *path)
+{
+	char *s = path ? cJSON_PrintUnformatted(path) : NULL;
+	size_t len = s ? strlen(s) : 0;
+
+	free(s);
+	r->st.paths_queued++;
+	if (!len || len > REPORTER_PATH_BYTES_ONE) {
+		cJSON_Delete(path);
+		r->st.paths_dropped++;
+		return;
+	}
+	/* full: the oldest goes, like reports */
+	while (r->pn && (r->pn == REPORTER_PATHS_MAX || r->pbytes + len > REPORTER_PATH_BYTES_MAX)) {
+		path_pop(r);
+		r->st.paths_dropped++;
+	}
+	size_t at = (r->phead + r->pn) % REPORTER_PATHS_MAX;
+	r->paths[at] = path;
+	r->path_len[at] = len;
+	r->pn++;
+	r->pbytes += len;
+	r->st.paths_backlog = (uint32_t)r->pn;
 }
 
 static void disconnect(struct reporter *r, uint64_t now)
@@ -107,9 +152,58 @@ static bool try_connect(struct reporter *r, uint64_t now)
 	return false;
 }
 
+/* One submit_paths request of up to REPORTER_PATH_BATCH queued paths (below the
+ * daemon's line limit).  0 sent or refused (dropped either way), -1 I/O error. */
+static int flush_paths_once(struct reporter *r)
+{
+	cJSON *req = cJSON_CreateObject(), *a, *ans;
+	size_t m = 0, bytes = 0;
+	int rc = 0;
+
+	cJSON_AddStringToObject(req, "op", "submit_paths");
+	cJSON_AddNumberToObject(req, "handle", (double)r->handle);
+	a = cJSON_AddArrayToObject(req, "paths");
+	while (m < r->pn && m < REPORTER_PATH_BATCH) {
+		size_t at = (r->phead + m) % REPORTER_PATHS_MAX;
+		if (m && bytes + r->path_len[at] > INSITUD_LINE_MAX / 2)
+			break;
+		cJSON_AddItemReferenceToArray(a, r->paths[at]);
+		bytes += r->path_len[at];
+		m++;
+	}
+	ans = insitud_request(r->c, req);
+	cJSON_Delete(req); /* references only: the paths stay in the ring */
+	if (!ans)
+		return -1;
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ans, "ok"))) {
+		r->st.paths_sent += m;
+	} else {
+		/* refused (invalid, or an older insitud without submit_paths): would be
+		 * refused forever, so dropped and counted */
+		if (!r->st.paths_refused)
+			log_warn("insitud refused %zu path(s): %s", m, insitud_error(r->c));
+		r->st.paths_refused += m;
+		rc = 0;
+	}
+	cJSON_Delete(ans);
+	while (m--)
+		path_pop(r);
+	r->st.paths_backlog = (uint32_t)r->pn;
+	return rc;
+}
+
 void reporter_flush(struct reporter *r, uint64_t now)
 {
-	while (r->n) {
+	while (r->n || r->pn) {
+		if (!r->n) {
+			if (!r->c && !try_connect(r, now))
+				return;
+			if (flush_paths_once(r)) {
+				disconnect(r, now);
+				return;
+			}
+			continue;
+		}
 		size_t k, m = r->n < BATCH ? r->n : BATCH, accepted = 0;
 
 		if (!r->c && !try_connect(r, now))
