@@ -455,6 +455,23 @@ void sem_extract(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *
 	}
 }
 
+void sem_label(const struct sem_protocol *p, enum sem_dir dir, int type, const uint8_t *msg, size_t cap,
+	       uint64_t len, char *out, size_t n)
+{
+	if (!n)
+		return;
+	out[0] = 0;
+	if (type < 0 || type >= p->n_types || !p->types[type].has_label)
+		return;
+	if (len < cap)
+		len = cap;
+	uint16_t fl = 0;
+	struct xctx x = { p, dir, msg, cap, len, semm_body_offset(p, dir, msg, cap), &fl };
+	struct sem_id l = { 0 };
+	if (eval_src(&x, &p->types[type].label, &l) || l.len)
+		sem_id_format(&l, out, n);
+}
+
 size_t sem_id_format(const struct sem_id *id, char *buf, size_t n)
 {
 	if (!n)

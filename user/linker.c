@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "extract_kernel.h"
 #include "path.h"
 #include "stream.h"
 #include "timeutil.h"
@@ -29,6 +30,13 @@ struct feed_ctx {
 	const struct insitu_msg_event *ev;
 	enum sem_dir sd;
 	uint64_t base;
+	/* the kernel's ids block of ev, and where ev's bytes begin in the framer's
+	 * offsets: a frame that is exactly ev's bytes can use the block as it is */
+	const uint8_t *ids;
+	uint16_t ids_len;
+	bool ev_whole;        /* ev's bytes were fed whole (no overlap trimmed) */
+	uint64_t ev_off;      /* TCP: framer offset of ev's first byte */
+	const struct sem_result *kr; /* --payload=ids: the message, already decoded */
 };
 
 void linker_opts_defaults(struct linker_opts *o)
@@ -100,13 +108,37 @@ static uint8_t outcome_of(const struct sem_result *r)
 	return LK_OUTCOME_UNKNOWN;
 }
 
+/* The kernel extracted ids from the first bytes of ev's syscall: they are this
+ * frame's ids when the frame is exactly those bytes (a datagram, or one whole
+ * message in one TCP syscall; several messages in one syscall, or one message over
+ * several, are extracted here). */
+static bool frame_is_event(const struct feed_ctx *x, const struct sem_frame *fr)
+{
+	if (!x->ids_len || !x->ev_whole || fr->len != x->ev->bytes)
+		return false;
+	if (x->ev->t.proto == IPPROTO_UDP)
+		return true;
+	return (x->ev->flags & INSITU_F_SEQ_VALID) && fr->pos == x->ev_off;
+}
+
 static void on_frame(void *arg, const struct sem_frame *fr)
 {
 	struct feed_ctx *x = arg;
 	struct linker_sink *ls = x->ls;
 	const struct insitu_msg_event *ev = x->ev;
 	struct sem_result r;
-	sem_extract(x->c->sp, x->sd, fr->data, fr->cap, fr->len, &r);
+	if (x->kr) {
+		r = *x->kr;
+	} else if (!ls->o.no_kernel_ids && frame_is_event(x, fr) &&
+		   xk_result(x->c->sp, x->sd, x->ids, x->ids_len, fr->cap < fr->len, &r) == 1) {
+		ls->st.kernel_ids++;
+		if (!r.label[0] && fr->cap)
+			sem_label(x->c->sp, x->sd, r.type, fr->data, fr->cap, fr->len, r.label,
+				  sizeof(r.label));
+	} else {
+		sem_extract(x->c->sp, x->sd, fr->data, fr->cap, fr->len, &r);
+		ls->st.user_ids++;
+	}
 	ls->st.frames++;
 
 	struct lk_msg m;
@@ -135,6 +167,8 @@ static void on_frame(void *arg, const struct sem_frame *fr)
 	m.len = fr->len > UINT32_MAX ? UINT32_MAX : (uint32_t)fr->len;
 	if (ev->t.proto == IPPROTO_TCP)
 		m.pos = x->base + fr->pos;
+	else if (x->kr) /* no payload: the ids block (same at both ends) stands for it */
+		m.content_hash = lk_hash(x->ids, x->ids_len);
 	else
 		m.content_hash = lk_hash(fr->data, fr->cap);
 	if (!ls->o.no_ids) {
@@ -195,8 +229,54 @@ static bool netns_wanted(const struct linker_sink *ls, uint32_t netns)
 	return false;
 }
 
+/* --payload=ids: the event is one message whose ids block holds everything; no
+ * payload, no framing (one syscall = one message).  The framer of its direction
+ * never sees these bytes: what it was assembling ends here (flagged aborted), and
+ * its offset 0 moves on so that later frames keep their stream positions. */
+static void ids_only_msg(struct linker_sink *ls, struct conn *c, enum sem_dir sd,
+			 const struct insitu_msg_event *ev, const uint8_t *ids, uint64_t pos)
+{
+	struct sem_result r;
+	bool trunc = ev->flags & INSITU_F_TRUNCATED;
+	struct feed_ctx x = { .ls = ls, .c = c, .ev = ev, .sd = sd, .ids = ids, .ids_len = ev->ids_len };
+	if (xk_result(c->sp, sd, ids, ev->ids_len, trunc, &r) < 0) {
+		ls->st.ids_only_unusable++; /* e.g. replayed with other semantics */
+		r.type = -1;
+		r.type_name = "";
+		r.role = SEM_ROLE_UNKNOWN;
+		r.flags = SEM_R_UNMATCHED;
+		r.n_follow = 0;
+		r.link.len = r.query.len = r.response.len = 0;
+		r.has_outcome = false;
+		r.code = -1;
+		r.label[0] = 0;
+	}
+	ls->st.ids_only++;
+	if (ev->t.proto == IPPROTO_TCP) {
+		struct conn_dir *d = &c->dir[sd];
+		if (c->has_last[sd]) {
+			struct feed_ctx y = { .ls = ls, .c = c, .ev = &c->last[sd], .sd = sd,
+					      .base = d->base };
+			sem_framer_flush(c->fr[sd], on_frame, &y);
+		}
+		d->base += ev->bytes;
+		x.base = pos;
+	}
+	x.kr = &r;
+	struct sem_frame fr = { .data = NULL, .cap = 0, .len = ev->bytes, .pos = 0,
+				.t_first = ev->t_enter_ns, .t_last = ev->t_exit_ns,
+				.flags = trunc ? SEM_FR_TRUNCATED : 0 };
+	on_frame(&x, &fr);
+}
+
 void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 		     const uint8_t *payload)
+{
+	linker_sink_msg_ids(ls, ev, NULL, payload);
+}
+
+void linker_sink_msg_ids(struct linker_sink *ls, const struct insitu_msg_event *ev,
+			 const uint8_t *ids, const uint8_t *payload)
 {
 	ls->st.events++;
 	if (!netns_wanted(ls, ev->netns)) {
@@ -220,7 +300,9 @@ void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 	bool send = ev->dir == INSITU_DIR_SEND;
 	enum sem_dir sd = send != c->local_is_server ? SEM_TO_SERVER : SEM_FROM_SERVER;
 	uint32_t bytes = ev->bytes, cap = ev->cap_len < ev->bytes ? ev->cap_len : ev->bytes;
-	struct feed_ctx x = { .ls = ls, .c = c, .ev = ev, .sd = sd };
+	bool ids_only = (ev->flags & INSITU_F_IDS_ONLY) && ids && ev->ids_len;
+	struct feed_ctx x = { .ls = ls, .c = c, .ev = ev, .sd = sd, .ids = ids,
+			      .ids_len = ids ? ev->ids_len : 0, .ev_whole = true };
 	struct sem_framer *f = c->fr[sd];
 
 	if (ev->t.proto == IPPROTO_TCP && (ev->flags & INSITU_F_SEQ_VALID)) {
@@ -244,6 +326,13 @@ void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 			ls->st.overlaps++;
 			if (dup >= bytes)
 				return;
+			x.ev_whole = false;
+			if (ids_only) {
+				/* part of it seen already: the rest cannot be framed */
+				d->next += bytes - dup;
+				ls->st.ids_only_unusable++;
+				return;
+			}
 			bytes -= (uint32_t)dup;
 			if (dup >= cap) {
 				cap = 0;
@@ -252,8 +341,22 @@ void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 				cap -= (uint32_t)dup;
 			}
 		}
+		if (ids_only) {
+			d->next += bytes;
+			ids_only_msg(ls, c, sd, ev, ids, pos);
+			c->last[sd] = *ev;
+			c->has_last[sd] = true;
+			return;
+		}
+		x.ev_off = pos - d->base;
 		d->next += bytes;
 		x.base = d->base;
+	} else if (ids_only) {
+		if (ev->t.proto == IPPROTO_UDP)
+			ids_only_msg(ls, c, sd, ev, ids, 0);
+		else
+			ls->st.ids_only_unusable++; /* TCP without a stream position */
+		return;
 	}
 	ls->st.truncated_bytes += bytes - cap;
 	sem_framer_feed(f, payload, cap, bytes, ev->t_enter_ns, ev->t_exit_ns, on_frame, &x);
@@ -284,8 +387,7 @@ void linker_sink_conn(struct linker_sink *ls, const struct insitu_conn_event *ev
 static void sink_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *ids,
 		     const uint8_t *payload)
 {
-	(void)ids; /* in-kernel ids: the user-space extraction is authoritative for now */
-	linker_sink_msg(ctx, ev, payload);
+	linker_sink_msg_ids(ctx, ev, ids, payload);
 }
 
 static void sink_conn(void *ctx, const struct insitu_conn_event *ev)
@@ -350,6 +452,10 @@ void linker_sink_print_stats(const struct linker_sink *ls, FILE *out)
 		ls->st.events, ls->st.filtered, ls->st.skipped, ls->st.frames, ls->st.no_protocol, ls->st.gaps,
 		ls->st.gap_bytes, ls->st.overlaps, ls->st.closes, ls->st.truncated_bytes);
 	fprintf(out,
+		"linker: ids kernel %" PRIu64 " user_space %" PRIu64 " ids_only %" PRIu64
+		" ids_only_unusable %" PRIu64 "\n",
+		ls->st.kernel_ids, ls->st.user_ids, ls->st.ids_only, ls->st.ids_only_unusable);
+	fprintf(out,
 		"linker: connections live %" PRIu64 " created %" PRIu64 " closed %" PRIu64
 		" evicted %" PRIu64 "\n",
 		ls->conns.st.live, ls->conns.st.created, ls->conns.st.closed, ls->conns.st.evicted);
@@ -385,9 +491,11 @@ void linker_sink_print_stats_json(const struct linker_sink *ls, FILE *out)
 		"{\"events\":%" PRIu64 ",\"filtered\":%" PRIu64 ",\"skipped\":%" PRIu64
 		",\"frames\":%" PRIu64 ",\"no_protocol\":%" PRIu64 ",\"gaps\":%" PRIu64
 		",\"gap_bytes\":%" PRIu64 ",\"overlaps\":%" PRIu64 ",\"closes\":%" PRIu64
-		",\"truncated_bytes\":%" PRIu64,
+		",\"truncated_bytes\":%" PRIu64 ",\"kernel_ids\":%" PRIu64 ",\"user_ids\":%" PRIu64
+		",\"ids_only\":%" PRIu64 ",\"ids_only_unusable\":%" PRIu64,
 		e->events, e->filtered, e->skipped, e->frames, e->no_protocol, e->gaps, e->gap_bytes,
-		e->overlaps, e->closes, e->truncated_bytes);
+		e->overlaps, e->closes, e->truncated_bytes, e->kernel_ids, e->user_ids, e->ids_only,
+		e->ids_only_unusable);
 	fprintf(out,
 		",\"conns_live\":%" PRIu64 ",\"conns_created\":%" PRIu64 ",\"conns_closed\":%" PRIu64
 		",\"conns_evicted\":%" PRIu64,

@@ -35,6 +35,8 @@ struct linker_opts {
 	enum linker_format format;
 	bool live;               /* advance time from the clock at flush() */
 	bool no_ids;             /* ignore every extracted id (accuracy baseline) */
+	bool no_kernel_ids;      /* extract in user space even where the kernel's ids
+	                            block is complete (benchmark, cross-checks) */
 	lk_path_fn on_path;      /* also called for every completed tree (health stage) */
 	void *on_path_arg;       /* with on_path set, out NULL means: print nothing */
 	/* Only events of these network namespaces (0 entries: all), as an observer
@@ -48,6 +50,11 @@ struct linker_stats {
 	uint64_t events, skipped, no_protocol, gaps, gap_bytes, overlaps, frames;
 	uint64_t closes, filtered;
 	uint64_t truncated_bytes; /* moved but not captured (beyond the payload prefix) */
+	uint64_t kernel_ids;      /* frames whose ids came from the kernel's block */
+	uint64_t user_ids;        /* frames extracted here (no complete block for them) */
+	uint64_t ids_only;        /* --payload=ids messages: no payload, kernel ids only */
+	uint64_t ids_only_unusable; /* of those, blocks that did not fit the semantics,
+	                               or TCP ones with no stream position / overlapping */
 };
 
 struct linker_sink;
@@ -64,6 +71,10 @@ void linker_sink_free(struct linker_sink *ls);
 /* For tests and benchmarks: the same path without the pipeline. */
 void linker_sink_msg(struct linker_sink *ls, const struct insitu_msg_event *ev,
 		     const uint8_t *payload);
+/* The same with the event's ids block (ev->ids_len bytes; NULL = none): a complete
+ * block is used instead of extracting again, and --payload=ids events need it. */
+void linker_sink_msg_ids(struct linker_sink *ls, const struct insitu_msg_event *ev,
+			 const uint8_t *ids, const uint8_t *payload);
 void linker_sink_conn(struct linker_sink *ls, const struct insitu_conn_event *ev);
 const struct linker_stats *linker_sink_stats(const struct linker_sink *ls);
 struct linker *linker_sink_linker(struct linker_sink *ls);

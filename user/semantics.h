@@ -205,6 +205,11 @@ void sem_extract(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *
 void sem_outcome_apply(const struct sem_protocol *p, int type, const struct sem_id *value,
 		       struct sem_result *r);
 
+/* Only the label of a message already known to be of type 'type' (as sem_extract()
+ * would write it into sem_result.label; "" if the type has none). */
+void sem_label(const struct sem_protocol *p, enum sem_dir dir, int type, const uint8_t *msg, size_t cap,
+	       uint64_t len, char *out, size_t n);
+
 /* Prints an id as text: printable bytes as they are, else lowercase hex. */
 size_t sem_id_format(const struct sem_id *id, char *buf, size_t n);
 
