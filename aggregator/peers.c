@@ -20,6 +20,7 @@
 #include "log.h"
 #include "segments_query.h"
 #include "strmap.h"
+#include "utf8.h"
 
 #define BATCH_MAX 256          /* reports per REPORTS frame */
 #define WINDOW 4               /* REPORTS frames awaiting RESULTS */
@@ -67,9 +68,13 @@ struct peer {
 	char id[CFG_ID_MAX];
 	char addr[CFG_ADDR_MAX];
 	struct conn *conn; /* outgoing */
-	/* queue of serialized reports (ring) */
+	/* queue of serialized reports (ring), each with its delivery sequence number:
+	 * REPORTS frames carry them (with this process's epoch) so that the receiver
+	 * can skip what it already committed when a batch is re-sent */
 	char **q;
+	uint64_t *qseq;
 	unsigned qhead, qlen, qcap;
+	uint64_t next_seq;
 	struct batch inflight[WINDOW];
 	unsigned ninflight;
 	struct ctrl *ctrl;
@@ -77,6 +82,10 @@ struct peer {
 	struct strmap ignored; /* subjects this peer answered IGNORED for */
 	uint64_t backoff_ms, next_connect_ms;
 	int connected_once;
+	/* receiving from this peer: its epoch and the highest sequence number committed
+	 * (rx_hw) or handled in the open pass (rx_hw_pass); reports at or below are
+	 * duplicates (a batch re-sent after its RESULTS were lost) */
+	uint64_t rx_epoch, rx_hw, rx_hw_pass, duplicates;
 	/* counters */
 	uint64_t queued, sent, accepted, ignored_n, dropped_overflow, dropped_ignored, connects,
 		connect_failures, timeouts, ctrl_dropped, received;
@@ -91,6 +100,7 @@ struct peers {
 	struct conn *incoming;
 	unsigned nincoming;
 	struct conn *graveyard;
+	uint64_t epoch; /* random per process: sequence numbers restart with it */
 	uint64_t frames_rejected, auth_failures, unknown_peers, malformed, incoming_refused, learned_bad,
 		self_connects;
 };
@@ -247,7 +257,7 @@ static struct conn *conn_new(struct peers *ps, int fd, int outgoing, struct peer
 
 /* --- queues ----------------------------------------------------------------------- */
 
-static void q_push_front(struct peer *p, char *s)
+static void q_push_front(struct peer *p, char *s, uint64_t seq)
 {
 	if (p->qlen == p->qcap) { /* full: the newest is dropped to make room */
 		unsigned last = (p->qhead + p->qlen - 1) % p->qcap;
@@ -257,6 +267,7 @@ static void q_push_front(struct peer *p, char *s)
 	}
 	p->qhead = (p->qhead + p->qcap - 1) % p->qcap;
 	p->q[p->qhead] = s;
+	p->qseq[p->qhead] = seq;
 	p->qlen++;
 }
 
@@ -265,14 +276,16 @@ static void requeue_inflight(struct peer *p)
 	/* resend unacknowledged batches first after reconnecting, in their order */
 	for (unsigned b = p->ninflight; b-- > 0;) {
 		struct batch *bt = &p->inflight[b];
-		cJSON *j = cJSON_ParseWithLength(bt->payload, bt->len), *a, *it;
+		cJSON *j = cJSON_ParseWithLength(bt->payload, bt->len), *a, *it, *sq;
 		a = cJSON_GetObjectItemCaseSensitive(j, "reports");
+		sq = cJSON_GetObjectItemCaseSensitive(j, "seq");
 		if (cJSON_IsArray(a)) {
 			for (int i = cJSON_GetArraySize(a) - 1; i >= 0; i--) {
+				const cJSON *n = cJSON_GetArrayItem(sq, i);
 				it = cJSON_GetArrayItem(a, i);
 				char *s = cJSON_PrintUnformatted(it);
-				if (s)
-					q_push_front(p, s);
+				if (s) /* the same number again: the receiver knows it if it stored it */
+					q_push_front(p, s, cJSON_IsNumber(n) ? (uint64_t)n->valuedouble : 0);
 			}
 		}
 		cJSON_Delete(j);
@@ -306,6 +319,7 @@ void peers_push(struct peers *ps, const struct insitu_report *r)
 			continue;
 		}
 		p->q[(p->qhead + p->qlen) % p->qcap] = s;
+		p->qseq[(p->qhead + p->qlen) % p->qcap] = ++p->next_seq;
 		p->qlen++;
 		p->queued++;
 	}
@@ -353,34 +367,43 @@ static void peer_pump(struct peer *p)
 	memmove(p->ctrl, p->ctrl + i, (p->nctrl - i) * sizeof *p->ctrl);
 	p->nctrl -= i;
 	while (p->qlen && p->ninflight < WINDOW) {
+		/* {"reports":[...],"epoch":"16 hex","seq":[n, ...]}: room is kept for the
+		 * tail (at most 21 bytes per number) while reports are added */
 		size_t len = 12, cap = 4096;
-		char *buf = malloc(cap);
+		char *buf = malloc(cap), *nb;
+		uint64_t seqs[BATCH_MAX];
 		unsigned n = 0;
 		if (!buf)
 			break;
 		memcpy(buf, "{\"reports\":[", 12);
 		while (n < BATCH_MAX && p->qlen) {
 			char *s = p->q[p->qhead];
-			size_t sl = strlen(s);
-			if (len + sl + 3 > FRAME_MAX - FRAME_MIN - 64)
+			size_t sl = strlen(s), tail = 40 + 21 * (size_t)(n + 1);
+			if (len + sl + tail > FRAME_MAX - FRAME_MIN - 64)
 				break;
-			if (len + sl + 3 > cap) {
-				char *nb;
-				while (len + sl + 3 > cap)
-					cap *= 2;
-				if (!(nb = realloc(buf, cap)))
+			if (len + sl + tail > cap) {
+				size_t ncap = cap;
+				while (len + sl + tail > ncap)
+					ncap *= 2;
+				if (!(nb = realloc(buf, ncap)))
 					break;
 				buf = nb;
+				cap = ncap;
 			}
 			if (n)
 				buf[len++] = ',';
 			memcpy(buf + len, s, sl);
 			len += sl;
 			free(s);
+			seqs[n] = p->qseq[p->qhead];
 			p->qhead = (p->qhead + 1) % p->qcap;
 			p->qlen--;
 			n++;
 		}
+		len += (size_t)snprintf(buf + len, cap - len, "],\"epoch\":\"%016llx\",\"seq\":[",
+					(unsigned long long)p->conn->ps->epoch);
+		for (unsigned k = 0; k < n; k++)
+			len += (size_t)snprintf(buf + len, cap - len, k ? ",%llu" : "%llu", (unsigned long long)seqs[k]);
 		buf[len++] = ']';
 		buf[len++] = '}';
 		if (conn_send(c, FRAME_REPORTS, buf, len)) {
@@ -432,12 +455,37 @@ static int handle_hello(struct conn *c, const struct frame *f)
 	return 0;
 }
 
+/* The sender's epoch and sequence numbers of a REPORTS frame; 0 when it has none (a
+ * sender from before de-duplication: every report is taken). */
+static int batch_seqs(struct peer *p, const cJSON *j, const cJSON *reports, const cJSON **seq)
+{
+	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(j, "epoch");
+	uint8_t bin[8];
+	size_t bl = 0;
+	uint64_t epoch = 0;
+
+	*seq = cJSON_GetObjectItemCaseSensitive(j, "seq");
+	if (!cJSON_IsString(ep) || strlen(ep->valuestring) != 16 || !cJSON_IsArray(*seq) ||
+	    cJSON_GetArraySize(*seq) != cJSON_GetArraySize(reports) ||
+	    sodium_hex2bin(bin, sizeof bin, ep->valuestring, 16, NULL, &bl, NULL) || bl != 8)
+		return 0;
+	for (int i = 0; i < 8; i++)
+		epoch = epoch << 8 | bin[i];
+	if (epoch != p->rx_epoch) { /* the sender restarted: its numbering too */
+		p->rx_epoch = epoch;
+		p->rx_hw = p->rx_hw_pass = 0;
+	}
+	return 1;
+}
+
 static void handle_reports(struct conn *c, const struct frame *f)
 {
 	struct peers *ps = c->ps;
 	cJSON *j = cJSON_ParseWithLength((const char *)f->payload, f->len), *a, *it, *ans, *acc, *ign;
+	const cJSON *seq = NULL, *sq;
 	struct strmap seen_a, seen_i;
 	unsigned n = 0;
+	int dedup;
 	char *s;
 
 	a = cJSON_GetObjectItemCaseSensitive(j, "reports");
@@ -447,6 +495,8 @@ static void handle_reports(struct conn *c, const struct frame *f)
 		conn_close(c, "malformed REPORTS");
 		return;
 	}
+	dedup = batch_seqs(c->peer, j, a, &seq);
+	sq = dedup ? seq->child : NULL;
 	strmap_init(&seen_a);
 	strmap_init(&seen_i);
 	ans = cJSON_CreateObject();
@@ -456,6 +506,17 @@ static void handle_reports(struct conn *c, const struct frame *f)
 		struct insitu_report r;
 		char err[200];
 		int rc;
+		const cJSON *num = sq;
+		if (sq)
+			sq = sq->next;
+		if (cJSON_IsNumber(num) && num->valuedouble >= 1) {
+			uint64_t k = (uint64_t)num->valuedouble;
+			if (k <= c->peer->rx_hw_pass) {
+				c->peer->duplicates++; /* stored already: a re-sent batch */
+				continue;
+			}
+			c->peer->rx_hw_pass = k;
+		}
 		if (insitu_report_from_json(it, NULL, &r, err, sizeof err)) {
 			ps->learned_bad++; /* authenticated but invalid: skipped, counted */
 			continue;
@@ -619,6 +680,12 @@ static void conn_input(struct conn *c)
 		}
 		c->recv_seq++;
 		c->last_rx_ms = now_ms();
+		if (!utf8_valid((const char *)f.payload, f.len)) {
+			/* what a peer sends ends up in JSON answers: it must be valid UTF-8 */
+			c->ps->malformed++;
+			conn_close(c, "payload is not valid UTF-8");
+			return;
+		}
 		switch (f.type) {
 		case FRAME_HELLO:
 			handle_hello(c, &f);
@@ -841,6 +908,15 @@ void peers_tick(struct peers *ps, uint64_t now)
 void peers_end_pass(struct peers *ps, int committed)
 {
 	struct conn *c, *next;
+	/* what was skipped as a duplicate must really have been stored: the numbers
+	 * seen in this pass count only once it committed */
+	for (unsigned i = 0; i < ps->npeers; i++) {
+		struct peer *p = &ps->peer[i];
+		if (committed)
+			p->rx_hw = p->rx_hw_pass;
+		else
+			p->rx_hw_pass = p->rx_hw;
+	}
 	for (c = ps->incoming; c; c = next) {
 		next = c->next;
 		if (!c->results_pending)
@@ -866,6 +942,7 @@ struct peers *peers_new(struct insitud *d)
 		goto fail;
 	ps->d = d;
 	ps->lfd = -1;
+	randombytes_buf(&ps->epoch, sizeof ps->epoch);
 	ps->h.fn = accept_event;
 	ps->peer = calloc(d->cfg.npeers ? d->cfg.npeers : 1, sizeof *ps->peer);
 	if (!ps->peer)
@@ -876,8 +953,9 @@ struct peers *peers_new(struct insitud *d)
 		snprintf(p->addr, sizeof p->addr, "%s", d->cfg.peers[i].addr);
 		p->qcap = d->cfg.peer_queue_max;
 		p->q = calloc(p->qcap, sizeof *p->q);
+		p->qseq = calloc(p->qcap, sizeof *p->qseq);
 		p->ctrl = calloc(CTRL_MAX, sizeof *p->ctrl);
-		if (!p->q || !p->ctrl)
+		if (!p->q || !p->qseq || !p->ctrl)
 			goto fail;
 		strmap_init(&p->ignored);
 		p->backoff_ms = BACKOFF_MIN_MS;
@@ -924,6 +1002,7 @@ void peers_free(struct peers *ps)
 		for (unsigned k = 0; k < p->nctrl; k++)
 			free(p->ctrl[k].subject);
 		free(p->q);
+		free(p->qseq);
 		free(p->ctrl);
 		strmap_free(&p->ignored);
 	}
@@ -958,6 +1037,7 @@ cJSON *peers_status_json(const struct peers *ps)
 		cJSON_AddNumberToObject(o, "accepted_subjects", (double)p->accepted);
 		cJSON_AddNumberToObject(o, "ignored_subjects", (double)strmap_size(&p->ignored));
 		cJSON_AddNumberToObject(o, "received", (double)p->received);
+		cJSON_AddNumberToObject(o, "duplicates_skipped", (double)p->duplicates);
 		cJSON_AddNumberToObject(o, "dropped_overflow", (double)p->dropped_overflow);
 		cJSON_AddNumberToObject(o, "skipped_ignored", (double)p->dropped_ignored);
 		cJSON_AddNumberToObject(o, "connects", (double)p->connects);

@@ -6,7 +6,8 @@
 #    connection, stores nothing of it; A re-sends through a clean connection and B
 #    gets the report as A sent it;
 #  - a REPORTS frame sent twice on one connection: the copy is rejected (sequence); the
-#    dropped connection makes A re-send, so B may hold the report twice (at-least-once);
+#    dropped connection makes A re-send, and B skips what it already committed (the
+#    batch's epoch and sequence numbers): the report is stored once;
 #  - the whole recorded A->B stream replayed on a new connection to a fresh B with the
 #    same key and id: nothing stored (the receiver's nonce differs), counted.
 # timeout: 120
@@ -116,12 +117,14 @@ ok "B rejects the copy (out of sequence)" wait_for 10 bstat_gt frames_rejected "
 ok "the report itself arrives" wait_for 20 b get view oa duplicated
 sleep 1
 # B stored the original, then dropped the connection on the copy before its RESULTS
-# went out, so A re-sends the batch: delivery is at-least-once (docs/aggregator.md), a
-# man in the middle can turn one report into two, never into anything A did not send.
+# went out, so A re-sends the batch; its reports carry A's epoch and sequence numbers,
+# which B has committed: the re-sent copy is skipped and counted, not stored again.
 dupn=$(b --json get view oa duplicated | jq '.view.observations | length')
-diag "observations of the duplicated report at B: $dupn (2 = the batch was re-sent after the dropped connection)"
-ok "... as A sent it, at most twice (the copy itself is never stored)" \
-	bash -c "'$INSITU' -s '$TAP_TMP/B/sock' --json get view oa duplicated | jq -e '(.view.observations | length) <= 2 and all(.view.observations[]; .metrics[0].status == \"MAYBE_UNHEALTHY\" and .metrics[0].score == 44)'"
+dups=$(b --json peers | jq '[.peers[] | select(.id == "a") | .duplicates_skipped] | add // 0')
+diag "observations of the duplicated report at B: $dupn; reports B skipped as already stored: $dups"
+ok "... as A sent it, exactly once (the copy is rejected, the re-sent batch de-duplicated)" \
+	bash -c "'$INSITU' -s '$TAP_TMP/B/sock' --json get view oa duplicated | jq -e '(.view.observations | length) == 1 and all(.view.observations[]; .metrics[0].status == \"MAYBE_UNHEALTHY\" and .metrics[0].score == 44)'"
+ok "... B counted the re-sent report it skipped (duplicates_skipped $dups)" test "$dups" -ge 1
 
 # --- replay on another connection, to a fresh B with the same key and id ---
 rel_start_insitud PB2 "$TAP_TMP/B2" -q -i b -l "127.0.0.1:$pB2" -k "$TAP_TMP/key" -p "a=127.0.0.1:$(newport)" --peer-timeout 5 || fail "B2 starts"
