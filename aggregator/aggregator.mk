@@ -31,7 +31,8 @@ $(BUILD)/insitud: $(BUILD)/obj/aggregator/insitud.o $(INSITUD_OBJS) $(AGG_CORE_O
 	$(CC) $(LDFLAGS) $^ -o $@ $(INSITUD_LIBS)
 
 # insitu: the CLI (libedit for line editing and history)
-INSITU_CLI_SRCS := aggregator/cli.c aggregator/cli_cmds.c aggregator/cli_table.c aggregator/cli_mkconfig.c
+INSITU_CLI_SRCS := aggregator/cli.c aggregator/cli_cmds.c aggregator/cli_table.c aggregator/cli_mkconfig.c \
+                   aggregator/cli_paths.c
 BINS += $(BUILD)/insitu
 $(BUILD)/insitu: $(INSITU_CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON_LIB)
 	@mkdir -p $(@D)

@@ -22,5 +22,7 @@ int cli_run(struct cli *cli, int argc, char **argv);
 void cli_help(void);
 /* insitu mkconfig ... (cli_mkconfig.c) */
 int cli_mkconfig(int argc, char **argv);
+/* insitu paths ... (cli_paths.c) */
+int cli_paths(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -493,6 +493,8 @@ void cli_help(void)
 "  subscribe SUBJECT | unsubscribe SUBJECT   edit the watch list\n"
 "  peers                               peer aggregators and their queues\n"
 "  stats                               insitud's counters (drops, storage, ...)\n"
+"  paths [--join KEY|--recent N] [--json]  request paths stitched across observers\n"
+"                                      and peers (paths --help)\n"
 "  ping                                is insitud there?\n"
 "  mkconfig ...                        write an insitud configuration (mkconfig --help)\n"
 "  help, exit\n"
@@ -521,6 +523,8 @@ int cli_run(struct cli *cli, int argc, char **argv)
 		return cmd_simple(cli, c, argc);
 	if (!strcmp(c, "peers"))
 		return cmd_peers(cli, argc);
+	if (!strcmp(c, "paths"))
+		return cli_paths(cli, argc, argv);
 	if (!strcmp(c, "status")) {
 		if (argc != 1)
 			return usage_err("status takes no argument");

@@ -222,8 +222,9 @@ static int op_submit_paths(struct req *q)
 			   h->valuedouble);
 	if (!(g = segs_of(q)))
 		return -1;
-	if (segments_op_submit(g, reg->name, q->j, q->ans, q->err, sizeof q->err, now_ms()))
-		return bad(q, "bad_request", "%s", q->err);
+	char e[sizeof q->err];
+	if (segments_op_submit(g, reg->name, q->j, q->ans, e, sizeof e, now_ms()))
+		return bad(q, "bad_request", "%s", e);
 	return 0;
 }
 
@@ -231,11 +232,12 @@ static int op_paths(struct req *q)
 {
 	struct segments *g = segs_of(q);
 	const char *code = "bad_request";
+	char e[sizeof q->err];
 
 	if (!g)
 		return -1;
-	if (segments_op_paths(g, q->d->peers, q->j, q->ans, &code, q->err, sizeof q->err, now_ms()))
-		return bad(q, code, "%s", q->err);
+	if (segments_op_paths(g, q->d->peers, q->j, q->ans, &code, e, sizeof e, now_ms()))
+		return bad(q, code, "%s", e);
 	return 0;
 }
 
