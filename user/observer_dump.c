@@ -97,7 +97,7 @@ static const char *const sys_names[INSITU_SYS_MAX] = {
 };
 
 static const char *const flag_names[] = {"truncated", "seq_valid", "error", "eof", "peek",
-					 "iov_cut", "mmsg_cut", "peer_addr", "copy_fail"};
+					 "iov_cut", "mmsg_cut", "peer_addr", "copy_fail", "ids_only"};
 
 void obs_dump_msg(FILE *out, const struct insitu_msg_event *ev, const uint8_t *ids,
 		  const uint8_t *payload)

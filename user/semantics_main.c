@@ -374,6 +374,7 @@ static int cmd_kernel(int argc, char **argv)
 	       "protocols not compiled (detect): %u; rules dropped (table full): %u\n",
 	       t.n_rules, INSITU_XR_MAX, t.ids_compiled, t.ids_user_space, t.types_skipped, t.protocols_skipped,
 	       t.rules_dropped);
+	printf("message types complete in the kernel (no payload with --payload=ids): %u\n", t.types_complete);
 	for (uint32_t i = 0; i < t.n_rules; i++) {
 		const struct insitu_xrule *r = &t.rules[i];
 		const struct sem_protocol *p = t.pset_proto[r->pset];
@@ -398,11 +399,15 @@ static int cmd_kernel(int argc, char **argv)
 			}
 			if (r->min_len)
 				printf(" min_len=%u", r->min_len);
+			if (r->sflags & INSITU_XS_COMPLETE)
+				printf(" [complete: --payload=ids sends no payload]");
 			printf("\n");
 			continue;
 		}
 		unsigned slot = r->tag & 0x0f;
-		printf("%3u %-12s %-11s   %s: ", i, "", "", slot_names[slot < 4 ? slot : 4]);
+		const char *sn = slot == INSITU_XID_OUTCOME ? "outcome" : slot == INSITU_XID_LABEL ? "label"
+			       : slot_names[slot < 4 ? slot : 4];
+		printf("%3u %-12s %-11s   %s: ", i, "", "", sn);
 		if (r->kind == INSITU_XR_OFFSET)
 			printf("bytes %u..%u%s\n", r->off, r->off + r->len, r->has_mask ? " masked" : "");
 		else if (r->kind == INSITU_XR_LSTRING)
