@@ -63,6 +63,12 @@ void health_cfg_defaults(struct health_cfg *c)
 	c->max_pairs = 4096;
 	c->stall_min_pairs = 3;
 	c->stall_share = 2.0 / 3.0;
+	c->pct_high = 90;
+	c->pct_high_min = 20;
+	c->pct_low = 75;
+	c->pct_low_min = 5;
+	c->min_samples = 3;
+	c->warmup_ns = 5000000000ull;
 }
 
 struct health *health_new(const struct health_cfg *cfg, health_emit_fn emit, void *arg)
@@ -102,6 +108,7 @@ void health_free(struct health *h)
 
 const struct health_stats *health_stats(const struct health *h) { return &h->st; }
 uint64_t health_cfg_window(const struct health *h) { return h->cfg.window_ns; }
+const struct health_cfg *health_cfg_of(const struct health *h) { return &h->cfg; }
 
 static uint32_t pair_hash(const struct health *h, const char *o, const char *s)
 {
@@ -224,14 +231,20 @@ static int cmp_u64(const void *a, const void *b)
 
 /* The percentile judged: high enough to see a tail (loss, a slow replica), not so
  * high that one unlucky exchange decides a sparse window. */
-static uint64_t judged_latency(struct pair *p)
+static uint64_t pct_of(const struct pair *p, uint32_t pct)
+{
+	uint64_t i = ((uint64_t)p->n_lat * pct) / 100;
+	return p->lat[i < p->n_lat ? i : p->n_lat - 1];
+}
+
+static uint64_t judged_latency(const struct health_cfg *c, struct pair *p)
 {
 	uint32_t n = p->n_lat;
 	qsort(p->lat, n, sizeof(p->lat[0]), cmp_u64);
-	if (n >= 20)
-		return p->lat[(n * 9) / 10];
-	if (n >= 5)
-		return p->lat[(n * 3) / 4];
+	if (n >= c->pct_high_min)
+		return pct_of(p, c->pct_high);
+	if (n >= c->pct_low_min)
+		return pct_of(p, c->pct_low);
 	return p->lat[n / 2]; /* n >= 1, so every index is < n */
 }
 
@@ -243,10 +256,10 @@ static bool judge_latency(struct health *h, struct pair *p)
 
 	if (!p->n_lat)
 		return false;
-	p->lat_judged = judged_latency(p);
+	p->lat_judged = judged_latency(c, p);
 	p->lat_verdict = health_judge_latency(c, p->lat_judged,
 					      p->learned >= c->learn_windows ? (uint64_t)p->baseline_ns : 0);
-	if (p->n_lat < 3 && p->lat_verdict.status > INSITU_MAYBE_UNHEALTHY)
+	if (p->n_lat < c->min_samples && p->lat_verdict.status > INSITU_MAYBE_UNHEALTHY)
 		p->lat_verdict.status = INSITU_MAYBE_UNHEALTHY;
 	return p->lat_verdict.status != INSITU_HEALTHY;
 }
@@ -399,6 +412,8 @@ void health_exchange(struct health *h, const char *observer, const char *subject
 	} else {
 		p->ok++;
 	}
+	if (latency_ns == HEALTH_NO_LATENCY)
+		return;
 	/* Reservoir sampling keeps a uniform sample of this window's latencies. */
 	p->lat_seen++;
 	if (p->n_lat < LAT_SAMPLES) {

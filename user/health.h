@@ -32,7 +32,9 @@
 #define INSITU_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "report.h"
 
@@ -51,6 +53,13 @@ struct health_cfg {
 	uint32_t max_pairs;        /* (observer, subject) pairs tracked (4096) */
 	uint32_t stall_min_pairs;  /* host stall: at least this many pairs slow at once (3) ... */
 	double stall_share;        /* ... and at least this share of the pairs with latency (2/3) */
+	/* The percentile judged: pct_high from pct_high_min samples, pct_low from
+	 * pct_low_min, else the median; below min_samples never beyond MAYBE_UNHEALTHY. */
+	uint32_t pct_high, pct_high_min;  /* 90, 20 */
+	uint32_t pct_low, pct_low_min;    /* 75, 5 */
+	uint32_t min_samples;             /* 3 */
+	uint64_t warmup_ns;        /* evidence about servers known only by address held
+				      back this long after the first event (5 s; health_sink) */
 };
 
 enum health_signal {
@@ -76,11 +85,27 @@ typedef void (*health_emit_fn)(const struct insitu_report *r, void *arg);
 struct health;
 
 void health_cfg_defaults(struct health_cfg *cfg);
+
+/* Operator settings (user/health_cfg.c), by key, e.g. "latency_floor=50ms",
+ * "error_maybe=10%", "latency_objective=none".  Each returns 0, or -1 with what is
+ * wrong in err ("FILE:LINE:COL: key: why" for files).  A file has one "key = value"
+ * per line, '#' starts a comment.  health_cfg_check() then checks the settings
+ * against each other (maybe below unhealthy, pending_after below timeout, ...). */
+int health_cfg_set(struct health_cfg *cfg, const char *key_eq_value, char *err, size_t errlen);
+int health_cfg_parse(struct health_cfg *cfg, const char *text, size_t len, const char *path,
+		     char *err, size_t errlen);
+int health_cfg_load(struct health_cfg *cfg, const char *path, char *err, size_t errlen);
+int health_cfg_check(const struct health_cfg *cfg, char *err, size_t errlen);
+void health_cfg_print_keys(FILE *out); /* one line per key: name, meaning, default */
+void health_cfg_print(const struct health_cfg *cfg, FILE *out); /* as a file would say it */
 struct health *health_new(const struct health_cfg *cfg, health_emit_fn emit, void *arg);
 void health_free(struct health *h);
 
 /* One completed exchange: its own latency (children excluded) and outcome.  t is
- * the event time at which it completed. */
+ * the event time at which it completed.  latency_ns HEALTH_NO_LATENCY: an exchange
+ * that counts (errors, timeouts) but says nothing about its latency (it ended
+ * unanswered, and not by its own fault). */
+#define HEALTH_NO_LATENCY UINT64_MAX
 void health_exchange(struct health *h, const char *observer, const char *subject, uint64_t t,
 		     uint64_t latency_ns, enum health_outcome outcome);
 
@@ -102,6 +127,7 @@ bool health_window_due(const struct health *h, uint64_t now);
 
 const struct health_stats *health_stats(const struct health *h);
 uint64_t health_cfg_window(const struct health *h);
+const struct health_cfg *health_cfg_of(const struct health *h);
 
 /* The pure judgement of one metric, exposed for tests and documentation.
  * baseline_ns 0 = not learned yet. */

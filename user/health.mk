@@ -1,5 +1,5 @@
 # In-situ health (issue 6): paths and connection signals -> Panorama reports.
-HEALTH_SRCS := user/health.c user/names.c
+HEALTH_SRCS := user/health.c user/health_cfg.c user/names.c
 HEALTH_OBJS := $(HEALTH_SRCS:%.c=$(BUILD)/obj/%.o)
 
 define health_unit_test
@@ -15,3 +15,11 @@ $(foreach t,health names,$(eval $(call health_unit_test,$(t))))
 HEALTH_STAGE_SRCS := user/health_sink.c user/reporter.c
 HEALTH_STAGE_OBJS := $(HEALTH_STAGE_SRCS:%.c=$(BUILD)/obj/%.o)
 $(HEALTH_STAGE_OBJS): CFLAGS += -Iuser
+
+# The stage's attribution rules, on hand-built request paths (the linker core's
+# objects are spelled out: linker.mk is read after this fragment).
+HEALTH_LINK_OBJS := $(patsubst %,$(BUILD)/obj/user/%.o,stream match link path)
+$(BUILD)/tests/unit/test_health_sink: tests/unit/test_health_sink.c $(HEALTH_STAGE_OBJS) $(HEALTH_OBJS) $(HEALTH_LINK_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $^ -o $@ -lcmocka -lcjson -lm $(LDFLAGS)
+TEST_BINS += $(BUILD)/tests/unit/test_health_sink

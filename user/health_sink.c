@@ -12,11 +12,9 @@
 
 #include "timeutil.h"
 
-/* For this long after the first event, evidence about a server known only by its
- * address is held back: connections opened before the observer started show their
- * server's own side only once it next reads, and a provisional "addr:port" name
- * would otherwise live on in insitud next to the real one. */
-#define WARMUP_NS 5000000000ull
+/* A request whose child failed less than this long ago is between two attempts,
+ * not stuck on its own: a retry timer is that child's failure's consequence. */
+#define RETRY_GRACE_NS 1000000000ull
 
 /* Sockets whose owner (the process that called connect) we remember, so that TCP
  * state changes seen in softirq context (no meaningful pid) are charged to the right
@@ -72,7 +70,12 @@ static const char *side_name(struct health_sink *hs, const struct lk_side *s)
 
 static bool warming_up(const struct health_sink *hs)
 {
-	return hs->ev_now - hs->ev_first < WARMUP_NS;
+	/* For a while after the first event (health_cfg.warmup_ns), evidence about a
+	 * server known only by its address is held back: connections opened before the
+	 * observer started show their server's own side only once it next reads, and a
+	 * provisional "addr:port" name would otherwise live on in insitud next to the
+	 * real one. */
+	return hs->ev_now - hs->ev_first < health_cfg_of(hs->h)->warmup_ns;
 }
 
 /* Observer and subject of a hop, learning the server's endpoint on the way.
@@ -104,18 +107,31 @@ static uint64_t gave_up_at(const struct lk_hop *h)
 	return a && b ? (a < b ? a : b) : a ? a : b;
 }
 
+/* How far apart two closes may be and still be one give-up: a proxy drops the
+ * upstream request and its caller's connection in one go (nginx closes the upstream
+ * first), so the two ends are microseconds apart, a loaded host's scheduling aside. */
+#define SAME_GIVE_UP_NS 100000000ull
+
 /* Closed without an answer while the request it was serving also ended without an
- * answer: the caller went away and the proxy dropped the upstream request with it
- * (nginx closes the upstream connection first, then the client's, so the order of
- * the two closes says nothing).  Nobody's failure downstream.  A child that failed
- * on its own (reset, timeout) makes its parent answer with an error, and a parent
- * that crashed is still judged by its own caller. */
+ * answer, at about the same time or later: the caller went away and the proxy dropped
+ * the upstream request with it (nginx closes the upstream connection first, then the
+ * client's, so the order of the two closes within SAME_GIVE_UP_NS says nothing).
+ * Nobody's failure downstream.  A child given up well before its parent ended is a
+ * retry (a resolver giving up on a silent or refusing upstream and asking again): that
+ * is the child's failure, and what kept the parent waiting.  A child that failed on
+ * its own (reset, timeout) makes its parent answer with an error, and a parent that
+ * crashed is still judged by its own caller. */
 static bool abandoned(const struct lk_hop *h)
 {
 	const struct lk_hop *p = h->parent;
+	uint64_t pg, hg;
 
-	return p && (lk_hop_flags(h) & LK_F_CLOSED) && !(lk_hop_flags(h) & LK_F_TIMEOUT) &&
-	       (lk_hop_flags(p) & (LK_F_CLOSED | LK_F_TIMEOUT)) && gave_up_at(p) && gave_up_at(h);
+	if (!p || !(lk_hop_flags(h) & LK_F_CLOSED) || (lk_hop_flags(h) & LK_F_TIMEOUT) ||
+	    !(lk_hop_flags(p) & (LK_F_CLOSED | LK_F_TIMEOUT)))
+		return false;
+	pg = gave_up_at(p);
+	hg = gave_up_at(h);
+	return pg && hg && hg + SAME_GIVE_UP_NS >= pg;
 }
 
 static bool hop_failed(const struct lk_hop *h)
@@ -134,13 +150,24 @@ static bool child_failed(const struct lk_hop *h)
 	return false;
 }
 
+/* A hop's own time: the caller's latency (else the server's own time, the best
+ * evidence a server-side observer has of what its remote callers see), less the time
+ * its linked children took. */
+static uint64_t own_latency(const struct lk_hop *h)
+{
+	uint64_t lat = h->side[LK_CLIENT].state == LK_SIDE_DONE ? lk_hop_client_latency(h)
+								: lk_hop_server_time(h);
+	uint64_t kids = lk_hop_children_time(h);
+	return lat > kids ? lat - kids : 0;
+}
+
 static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 {
 	const struct lk_side *c = &h->side[LK_CLIENT], *s = &h->side[LK_SERVER];
 	uint16_t flags = lk_hop_flags(h);
 	enum health_outcome out = HEALTH_OK;
 	const char *obs, *subj;
-	uint64_t lat, kids, t;
+	uint64_t lat, t;
 
 	if (h->oneway || (flags & (LK_F_EVICTED | LK_F_INCOMPLETE)) || abandoned(h)) {
 		hs->st.hops_skipped++;
@@ -156,20 +183,24 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 	}
 	if (!hop_names(hs, h, &obs, &subj))
 		return;
-	/* The caller's view when we have it; else the server's own time, the best
-	 * evidence a server-side observer has of what its remote callers see. */
-	lat = c->state == LK_SIDE_DONE ? lk_hop_client_latency(h) : lk_hop_server_time(h);
-	kids = lk_hop_children_time(h);
-	lat = lat > kids ? lat - kids : 0;
 	t = c->t_resp_end ? c->t_resp_end : s->t_resp_end ? s->t_resp_end
 		: c->t_gave_up ? c->t_gave_up : h->done_at;
 	if (flags & LK_F_TIMEOUT)
 		out = HEALTH_TIMED_OUT;
 	else if (hop_failed(h))
 		out = HEALTH_FAILED;
-	/* A failure that comes from below is the children's, not this hop's. */
-	if (out != HEALTH_OK && child_failed(h))
+	/* A failure that comes from below is the children's, not this hop's: a proxy
+	 * relaying its upstream's error, or a resolver that kept retrying a silent
+	 * upstream until its own caller gave up on it. */
+	lat = own_latency(h);
+	if (out != HEALTH_OK && child_failed(h)) {
+		/* ...and an exchange that ended unanswered because of them has no latency
+		 * of its own to judge: the time between two attempts is the retry
+		 * timer's, set by the child's failure */
+		if (!c->t_resp_end && !s->t_resp_end)
+			lat = HEALTH_NO_LATENCY;
 		out = HEALTH_OK;
+	}
 	hs->st.hops++;
 	health_exchange(hs->h, obs, subj, t ? t : hs->now, lat, out);
 }
@@ -197,9 +228,15 @@ static void open_hop(const struct lk_hop *h, void *arg)
 
 	if (h->oneway)
 		return;
-	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling)
+	/* Waiting on a child that is itself waiting, or retrying one that just failed
+	 * (a resolver between two attempts at a silent upstream): the child's business. */
+	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling) {
 		if (k->side[LK_CLIENT].state == LK_SIDE_OPEN || k->side[LK_SERVER].state == LK_SIDE_OPEN)
 			return;
+		uint64_t g = gave_up_at(k);
+		if (g && g + RETRY_GRACE_NS >= hs->ev_now && hop_failed(k))
+			return;
+	}
 	if (c->state == LK_SIDE_OPEN)
 		start = c->t_req_start;
 	else if (s->state == LK_SIDE_OPEN)
@@ -317,6 +354,29 @@ static void on_conn(void *ctx, const struct insitu_conn_event *ev)
 	}
 }
 
+/* A connected UDP socket's call failing with ECONNREFUSED: the kernel got an ICMP
+ * port unreachable for an earlier datagram, so nobody listens at the far end -- the
+ * UDP form of a refused connection (resolvers such as unbound connect their upstream
+ * sockets).  Unconnected sockets never see it (the error is not queued for them). */
+static void udp_refused(struct health_sink *hs, const struct insitu_msg_event *ev)
+{
+	const char *obs, *subj;
+	uint8_t raddr[16];
+
+	to_mapped(&ev->t, ev->t.raddr, raddr);
+	if (!ev->t.rport)
+		return;
+	if (warming_up(hs) && !names_endpoint_known(hs->names, ev->netns, raddr, ev->t.rport)) {
+		hs->st.held_back++;
+		return;
+	}
+	obs = names_node(hs->names, ev->netns, ev->pid, ev->comm, ev->cgroup_id);
+	subj = names_endpoint(hs->names, ev->netns, raddr, ev->t.rport);
+	hs->st.signals++;
+	hs->st.udp_refused++;
+	health_signal(hs->h, obs, subj, ev->t_exit_ns, HEALTH_SIG_REFUSED);
+}
+
 static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *ids,
 		   const uint8_t *payload)
 {
@@ -328,6 +388,8 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 		hs->ev_now = ev->t_exit_ns;
 	if (!hs->live)
 		hs->now = hs->ev_now;
+	if ((ev->flags & INSITU_F_ERROR) && ev->ret == -ECONNREFUSED && ev->t.proto == 17 /* UDP */)
+		udp_refused(hs, ev);
 }
 
 static void flush(void *ctx)
