@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "json.h"
 #include "log.h"
+#include "utf8.h"
 
 void config_defaults(struct config *c)
 {
@@ -80,6 +82,11 @@ int config_read_key(const char *path, unsigned char key[32], char *err, size_t e
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
+	struct stat st;
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077))
+		/* whoever can read it can forge peer frames */
+		log_warn("%s: the peer key is readable by group or others (mode %04o): chmod 600 it", path,
+			 (unsigned)(st.st_mode & 07777));
 	n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -163,7 +170,23 @@ int config_parse(struct config *c, const char *text, size_t len, const char *pat
 	struct json_error jerr;
 	struct json_value *root = NULL;
 	int rc = -1;
+	size_t bad = utf8_check(text, len);
 
+	if (bad < len) {
+		/* names from here end up in JSON answers, which must be valid UTF-8 */
+		int line = 1, col = 1;
+		for (size_t i = 0; i < bad; i++) {
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+				col++;
+			}
+		}
+		snprintf(err, errlen, "%s:%d:%d: invalid UTF-8 (byte 0x%02x): the file must be UTF-8", path, line,
+			 col, (unsigned char)text[bad]);
+		return -1;
+	}
 	root = json_parse(text, len, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.pos.line, jerr.pos.col, jerr.msg);

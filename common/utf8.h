@@ -7,8 +7,9 @@
 
 #include <stddef.h>
 
-/* 1 when the n bytes at s are valid UTF-8 (NUL bytes included as U+0000). */
-static inline int utf8_valid(const char *s, size_t n)
+/* Offset of the first byte that does not start a valid UTF-8 sequence, or n when all
+ * n bytes at s are valid (NUL bytes included as U+0000). */
+static inline size_t utf8_check(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 
@@ -28,21 +29,21 @@ static inline int utf8_valid(const char *s, size_t n)
 			need = 3;
 			cp = c & 0x07;
 		} else {
-			return 0; /* continuation byte first, overlong 2-byte lead, or > U+10FFFF */
+			break; /* continuation byte first, overlong 2-byte lead, or > U+10FFFF */
 		}
 		if ((size_t)(end - p) <= need)
-			return 0;
-		for (unsigned i = 1; i <= need; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return 0;
+			break;
+		unsigned i;
+		for (i = 1; i <= need && (p[i] & 0xc0) == 0x80; i++)
 			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		if (i <= need || (need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
+			break;
 		p += need + 1;
 	}
-	return 1;
+	return (size_t)(p - (const unsigned char *)s);
 }
+
+static inline int utf8_valid(const char *s, size_t n) { return utf8_check(s, n) == n; }
 
 #endif

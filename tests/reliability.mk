@@ -4,3 +4,7 @@
 .PHONY: fuzz-long
 fuzz-long: fuzz
 	@BUILD=$(BUILD) scripts/fuzz-long
+
+# Fuzz target: insitud's configuration file parser (aggregator/config.c), operator
+# input parsed as root.
+$(eval $(call fuzz_target,fuzz_agg_config,tests/fuzz/fuzz_agg_config.c aggregator/config.c common/json.c common/report.c common/log.c,-Iaggregator -lcjson -lm))
