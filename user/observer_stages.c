@@ -64,6 +64,29 @@ int stages_parse_opt(struct stages_opts *o, int opt, const char *arg)
 	case STG_REPORT_PATHS: o->report_paths = o->report = true; return 0;
 	case STG_CLEAR_LABELS: o->clear_labels = true; return 0;
 	case STG_LABEL_KEY: o->label_key = arg; return 0;
+	case STG_THRESHOLDS: o->thresholds = arg; return 0;
+	case STG_THRESHOLD: {
+		struct health_cfg scratch;
+		char err[256];
+		if (!strcmp(arg, "help")) {
+			printf("Health thresholds (--threshold KEY=VALUE, or KEY = VALUE lines in\n"
+			       "--thresholds FILE); durations take a unit (ns, us, ms, s), shares\n"
+			       "are 0.05 or 5%%.  Defaults in parentheses:\n");
+			health_cfg_print_keys(stdout);
+			exit(0);
+		}
+		health_cfg_defaults(&scratch);
+		if (health_cfg_set(&scratch, arg, err, sizeof(err))) {
+			log_error("%s", err);
+			return -1;
+		}
+		if (o->n_threshold >= STAGES_MAX_SEM) {
+			log_error("--threshold: at most %d", STAGES_MAX_SEM);
+			return -1;
+		}
+		o->threshold[o->n_threshold++] = arg;
+		return 0;
+	}
 	case STG_WINDOW:
 		errno = 0;
 		v = strtoul(arg, &end, 10);
@@ -205,6 +228,27 @@ static struct sem_set *load_semantics(const struct stages_opts *o)
 	return set;
 }
 
+/* Thresholds: --thresholds FILE, then each --threshold, then --window; checked as a
+ * whole (the reason printed). */
+static int health_cfg_from_opts(const struct stages_opts *o, struct health_cfg *hc)
+{
+	char err[512];
+
+	if (o->thresholds && health_cfg_load(hc, o->thresholds, err, sizeof(err)))
+		goto bad;
+	for (int i = 0; i < o->n_threshold; i++)
+		if (health_cfg_set(hc, o->threshold[i], err, sizeof(err)))
+			goto bad;
+	if (o->window_ms)
+		hc->window_ns = o->window_ms * 1000000ull;
+	if (health_cfg_check(hc, err, sizeof(err)))
+		goto bad;
+	return 0;
+bad:
+	log_error("%s", err);
+	return -1;
+}
+
 /* Every completed tree: to the health stage, and with --report-paths to insitud. */
 static void stages_path(const struct lk_hop *root, void *arg)
 {
@@ -235,8 +279,8 @@ struct stages *stages_new(const struct stages_opts *o, struct obs_pipeline *pipe
 	lo.format = o->paths == 2 ? LINKER_TREE : LINKER_JSON;
 	if (o->report || o->health) {
 		health_cfg_defaults(&hc);
-		if (o->window_ms)
-			hc.window_ns = o->window_ms * 1000000ull;
+		if (health_cfg_from_opts(o, &hc))
+			goto fail;
 		s->names = names_new();
 		if (!s->names)
 			goto oom;

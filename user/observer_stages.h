@@ -40,6 +40,8 @@ enum stages_opt {
 	STG_REPORT_PATHS,
 	STG_CLEAR_LABELS,
 	STG_LABEL_KEY,
+	STG_THRESHOLDS,
+	STG_THRESHOLD,
 	STG_LAST,
 };
 
@@ -52,7 +54,9 @@ enum stages_opt {
 	{"all-ports", no_argument, 0, STG_ALL_PORTS},                                        \
 	{"report-paths", no_argument, 0, STG_REPORT_PATHS},                                  \
 	{"clear-labels", no_argument, 0, STG_CLEAR_LABELS},                                  \
-	{"label-key", required_argument, 0, STG_LABEL_KEY}
+	{"label-key", required_argument, 0, STG_LABEL_KEY},                                  \
+	{"thresholds", required_argument, 0, STG_THRESHOLDS},                                \
+	{"threshold", required_argument, 0, STG_THRESHOLD}
 
 #define STAGES_USAGE                                                                           \
 	"Semantics, request paths and health (see docs/semantics.md, paths.md, health.md):\n" \
@@ -67,6 +71,10 @@ enum stages_opt {
 	"      --health           print health reports as JSON lines on stdout\n"             \
 	"      --names FILE       component name overrides (JSON rules)\n"                    \
 	"      --window MS        health window, 100-60000 ms (default 1000)\n"               \
+	"      --thresholds FILE  health thresholds, one \"key = value\" per line (# comments)\n" \
+	"      --threshold K=V    one threshold (repeatable, after --thresholds), e.g.\n"   \
+	"                         latency_floor=50ms, error_maybe=10%, timeout=2s;\n"        \
+	"                         --threshold help lists every key (docs/health.md)\n"       \
 	"      --all-ports        capture every port, not only the semantics' server ports\n" \
 	"      --report-paths     also send completed request paths to insitud, where the\n" \
 	"                         paths seen by other observers are joined to them\n"    \
@@ -83,6 +91,9 @@ struct stages_opts {
 	bool report, health, all_ports, report_paths, clear_labels;
 	const char *socket, *names, *label_key;
 	uint64_t window_ms;
+	const char *thresholds;                  /* --thresholds FILE */
+	const char *threshold[STAGES_MAX_SEM];   /* --threshold KEY=VALUE, in order */
+	int n_threshold;
 	bool ids_only;  /* --payload=ids (observer.c): complete messages go without payload */
 };
 

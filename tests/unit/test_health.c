@@ -255,6 +255,125 @@ static void test_pair_bound(void **st)
 	health_free(h);
 }
 
+/* Operator thresholds: by key, from a file, checked as a whole, clear errors. */
+static void test_cfg_set(void **st)
+{
+	struct health_cfg c;
+	char err[256];
+	(void)st;
+	health_cfg_defaults(&c);
+	assert_int_equal(health_cfg_set(&c, "latency_floor=50ms", err, sizeof(err)), 0);
+	assert_int_equal(c.latency_floor_ns, 50 * MS);
+	assert_int_equal(health_cfg_set(&c, "latency_objective=1.5s", err, sizeof(err)), 0);
+	assert_int_equal(c.objective_ns, 1500 * MS);
+	assert_int_equal(health_cfg_set(&c, "latency_objective=none", err, sizeof(err)), 0);
+	assert_int_equal(c.objective_ns, 0);
+	assert_int_equal(health_cfg_set(&c, "error_maybe=10%", err, sizeof(err)), 0);
+	assert_true(c.error_maybe > 0.099 && c.error_maybe < 0.101);
+	assert_int_equal(health_cfg_set(&c, "error_unhealthy=0.5", err, sizeof(err)), 0);
+	assert_int_equal(health_cfg_set(&c, "latency_percentile=99", err, sizeof(err)), 0);
+	assert_int_equal(c.pct_high, 99);
+	assert_int_equal(health_cfg_set(&c, "latency_maybe_ratio=4x", err, sizeof(err)), 0);
+	assert_int_equal(health_cfg_set(&c, "warmup=0", err, sizeof(err)), 0);
+	assert_int_equal(c.warmup_ns, 0);
+	assert_int_equal(health_cfg_check(&c, err, sizeof(err)), 0);
+
+	assert_int_equal(health_cfg_set(&c, "latency_flor=50ms", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown threshold \"latency_flor\""));
+	assert_int_equal(health_cfg_set(&c, "latency_floor=50", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "with a unit"));
+	assert_int_equal(health_cfg_set(&c, "timeout=-1s", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "expected a number"));
+	assert_int_equal(health_cfg_set(&c, "error_maybe=120%", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "out of range"));
+	assert_int_equal(health_cfg_set(&c, "learn_windows=2.5", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "whole number"));
+	assert_int_equal(health_cfg_set(&c, "window=10ms", err, sizeof(err)), -1);
+	assert_int_equal(health_cfg_set(&c, "noequals", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "KEY=VALUE"));
+	assert_int_equal(health_cfg_set(&c, "timeout=nan", err, sizeof(err)), -1);
+	assert_int_equal(health_cfg_set(&c, "latency_floor=1e400s", err, sizeof(err)), -1);
+	/* a failed setting leaves the old value */
+	assert_int_equal(c.latency_floor_ns, 50 * MS);
+
+	/* inconsistent as a whole */
+	assert_int_equal(health_cfg_set(&c, "pending_after=2s", err, sizeof(err)), 0);
+	assert_int_equal(health_cfg_check(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "pending_after"));
+	health_cfg_defaults(&c);
+	assert_int_equal(health_cfg_set(&c, "latency_maybe_ratio=20", err, sizeof(err)), 0);
+	assert_int_equal(health_cfg_check(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "latency_maybe_ratio"));
+}
+
+static void test_cfg_file(void **st)
+{
+	static const char good[] = "# thresholds for a slow batch service\n"
+				   "latency_floor   = 200ms\n"
+				   "\n"
+				   "error_unhealthy = 50%   # it fails a lot\r\n"
+				   "  timeout=5s\n"
+				   "pending_after = 2s";
+	static const char bad_value[] = "latency_floor = 200ms\ntimeout = 5 s\n";
+	static const char bad_line[] = "latency_floor 200ms\n";
+	static const char bad_key[] = "\n\n   colour = blue\n";
+	static const char no_value[] = "timeout =   # none\n";
+	struct health_cfg c;
+	char err[256];
+	(void)st;
+	health_cfg_defaults(&c);
+	assert_int_equal(health_cfg_parse(&c, good, sizeof(good) - 1, "t.conf", err, sizeof(err)), 0);
+	assert_int_equal(c.latency_floor_ns, 200 * MS);
+	assert_int_equal(c.timeout_ns, 5 * SEC);
+	assert_int_equal(c.expected_ns, 2 * SEC);
+	assert_int_equal(health_cfg_check(&c, err, sizeof(err)), 0);
+
+	assert_int_equal(health_cfg_parse(&c, bad_value, sizeof(bad_value) - 1, "t.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "t.conf:2:11: timeout: expected a duration with a unit (ns, us, ms, s), e.g. 250ms; found \"5 s\"");
+	assert_int_equal(health_cfg_parse(&c, bad_line, sizeof(bad_line) - 1, "t.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, "t.conf:1:1: expected \"key = value\"");
+	assert_int_equal(health_cfg_parse(&c, bad_key, sizeof(bad_key) - 1, "t.conf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.conf:3:4: unknown threshold \"colour\""));
+	assert_int_equal(health_cfg_parse(&c, no_value, sizeof(no_value) - 1, "t.conf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "t.conf:1:"));
+	assert_non_null(strstr(err, "missing value"));
+	assert_int_equal(health_cfg_parse(&c, "a\0b = 1\n", 8, "t.conf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "control character"));
+}
+
+/* The settings change the judgement: a 100 ms floor hides a 70 ms slowdown that the
+ * default floor shows, and a smaller sample suffices for the high percentile. */
+static void test_cfg_applies(void **st)
+{
+	struct health_cfg c;
+	char err[256];
+	(void)st;
+	health_cfg_defaults(&c);
+	assert_int_equal(health_judge_latency(&c, 70 * MS, 1 * MS).status, INSITU_MAYBE_UNHEALTHY);
+	assert_int_equal(health_cfg_set(&c, "latency_floor=100ms", err, sizeof(err)), 0);
+	assert_int_equal(health_judge_latency(&c, 70 * MS, 1 * MS).status, INSITU_HEALTHY);
+	health_cfg_defaults(&c);
+
+	/* 10 samples, one slow: the default judges p75 (fast); p90 from 10 samples sees it */
+	struct health *h = mk(&c);
+	assert_int_equal(health_cfg_set(&c, "latency_percentile_samples=10", err, sizeof(err)), 0);
+	assert_int_equal(health_cfg_set(&c, "latency_percentile=95", err, sizeof(err)), 0);
+	health_free(h);
+	ngot = 0;
+	h = health_new(&c, emit, NULL);
+	for (int w = 0; w < 4; w++) {
+		for (int i = 0; i < 10; i++)
+			health_exchange(h, A, B, (uint64_t)w * SEC + (uint64_t)i * MS, 1 * MS, HEALTH_OK);
+		health_tick(h, (uint64_t)(w + 1) * SEC);
+	}
+	for (int i = 0; i < 10; i++)
+		health_exchange(h, A, B, 4 * SEC + (uint64_t)i * MS, i == 9 ? 900 * MS : 1 * MS, HEALTH_OK);
+	health_tick(h, 5 * SEC);
+	assert_int_equal(ngot, 5);
+	assert_int_equal(metric(&got[4], "latency")->value.status, INSITU_UNHEALTHY);
+	health_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +386,9 @@ int main(void)
 		cmocka_unit_test(test_host_stall),
 		cmocka_unit_test(test_sparse_window),
 		cmocka_unit_test(test_pair_bound),
+		cmocka_unit_test(test_cfg_set),
+		cmocka_unit_test(test_cfg_file),
+		cmocka_unit_test(test_cfg_applies),
 	};
 	return cmocka_run_group_tests_name("health", tests, NULL, NULL);
 }
