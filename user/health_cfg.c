@@ -69,6 +69,8 @@ static const struct key keys[] = {
 };
 
 static void err_at(char *err, size_t errlen, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void err_at(char *err, size_t errlen, const char *where, const char *fmt, ...)
 {
 	va_list ap;
 	int o = snprintf(err, errlen, "%s%s", where ? where : "", where ? ": " : "");

@@ -300,10 +300,9 @@ static int parse_addr(const char *s, uint8_t out[16])
 
 int names_load_rules(struct names *n, const char *path, char *err, size_t errlen)
 {
-	struct json_error jerr;
-	struct json_value *root = NULL;
 	char *text = NULL;
 	size_t len = 0;
+	int rc;
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
@@ -319,10 +318,21 @@ int names_load_rules(struct names *n, const char *path, char *err, size_t errlen
 		free(text);
 		return -1;
 	}
+	rc = names_load_rules_buffer(n, path, text, len, err, errlen);
+	free(text);
+	return rc;
+}
+
+int names_load_rules_buffer(struct names *n, const char *path, const char *text, size_t len,
+			    char *err, size_t errlen)
+{
+	struct json_error jerr;
+	struct json_value *root = NULL;
+	int first = n->n_rules;
+
 	root = json_parse(text, len, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.pos.line, jerr.pos.col, jerr.msg);
-		free(text);
 		return -1;
 	}
 	if (root->type != JSON_ARRAY)
@@ -381,11 +391,10 @@ int names_load_rules(struct names *n, const char *path, char *err, size_t errlen
 		n->rules[n->n_rules++] = r;
 	}
 	json_free(root);
-	free(text);
 	return 0;
 fail:
+	n->n_rules = first; /* all or nothing */
 	json_free(root);
-	free(text);
 	return -1;
 }
 

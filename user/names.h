@@ -43,8 +43,12 @@ void names_free(struct names *n);
  * replay /proc describes today's processes, not the recorded ones. */
 void names_set_live(struct names *n, bool live);
 
-/* Loads override rules; returns 0, or -1 with "file:line:col: message" in err. */
+/* Loads override rules; returns 0, or -1 with "file:line:col: message" in err (and
+ * none of the file's rules kept).  _buffer: the same from memory, path only names
+ * the text in messages. */
 int names_load_rules(struct names *n, const char *path, char *err, size_t errlen);
+int names_load_rules_buffer(struct names *n, const char *path, const char *text, size_t len,
+			    char *err, size_t errlen);
 
 /* The component a process is (as observer, or as a server once its port is known). */
 const char *names_node(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
