@@ -4,10 +4,12 @@
 # Small files with one job each: logtail_time (timestamps and zones), logtail_rules
 # (loading/validating rules files), logtail_line (line pattern), logtail_eval (rule
 # tree), logtail_merge (staleness, merging), logtail_tail (tail -F), logtail_submit
-# (insitud or JSON lines), logtail_process (the per-line path), logtail_main (CLI).
+# (insitud or JSON lines; delivery with backlog and reconnection is the observer's
+# user/reporter.c, linked as is), logtail_process (the per-line path), logtail_main (CLI).
 LOGTAIL_CORE_SRCS := aggregator/logtail_time.c aggregator/logtail_rules.c aggregator/logtail_line.c \
                      aggregator/logtail_eval.c aggregator/logtail_merge.c aggregator/logtail_tail.c \
-                     aggregator/logtail_submit.c aggregator/logtail_process.c
+                     aggregator/logtail_submit.c aggregator/logtail_process.c \
+                     user/reporter.c
 LOGTAIL_OBJS := $(LOGTAIL_CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 # PCRE2 for line patterns (named groups, JIT); cJSON because libinsitu-common's report
 # and client code use it.

@@ -70,6 +70,9 @@ static const char USAGE[] =
 "        --merge-window MS\n"
 "                         override the rules' merge window (0: never merge)\n"
 "        --interval MS    with --follow, how often idle files are checked (default 200)\n"
+"        --backlog N      reports kept while insitud is unreachable (down, restarting);\n"
+"                         sent when it is back, oldest dropped first when full (default\n"
+"                         16384, about 1.5 KiB each; counted as dropped)\n"
 "        --stats          print every counter at exit (and on SIGUSR1) on standard error\n"
 "        --json           counters as one JSON object instead of text\n"
 "    -q, --quiet          no summary line at exit\n"
@@ -112,6 +115,7 @@ struct opts {
 	bool check, follow, from_start, print, stats, json, quiet;
 	double staleness_s, merge_ms;
 	int interval_ms, verbose;
+	size_t backlog;
 };
 
 /* Calls fn for every leaf rule in document order (depth is bounded by LT_MAX_DEPTH). */
@@ -169,11 +173,14 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 			",\"bad_time\":%" PRIu64 ",\"stale\":%" PRIu64 ",\"future\":%" PRIu64 ",\"no_rule\":%" PRIu64 ",\"bad_subject\":%" PRIu64
 			",\"dropped_unmapped\":%" PRIu64 ",\"merged\":%" PRIu64 ",\"merge_evicted\":%" PRIu64
 			",\"reports\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"accepted\":%" PRIu64 ",\"dropped\":%" PRIu64
+			",\"backlog\":%" PRIu64 ",\"refused_batches\":%" PRIu64 ",\"reconnects\":%" PRIu64
+			",\"send_failures\":%" PRIu64 ",\"lost_at_exit\":%" PRIu64
 			",\"rotations\":%" PRIu64 ",\"truncations\":%" PRIu64 ",\"open_errors\":%" PRIu64
 			",\"regex_errors\":%" PRIu64 ",\"rules\":{",
 			c->lines + overlong, bytes, overlong, c->unmatched, c->bad_time, c->stale, c->future, c->no_rule,
 			c->bad_subject, c->dropped_unmapped, c->merged, p->merge.evicted, c->reports, s->sent,
-			s->accepted, s->dropped, rot, trunc, openerr, lt_regex_errors());
+			s->accepted, s->dropped, s->backlog, s->refused, s->reconnects, s->failures, s->lost_at_exit, rot,
+			trunc, openerr, lt_regex_errors());
 		/* Hits per leaf rule, to see which rules fire. */
 		struct leaf_print lp = { out, true, true };
 		for_each_leaf(&p->r->root, print_leaf, &lp);
@@ -188,10 +195,13 @@ static void print_stats(FILE *out, const struct opts *o, const struct lt_proc *p
 	fprintf(out,
 		"  bytes            %" PRIu64 "\n  future           %" PRIu64 "\n  no rule matched  %" PRIu64 "\n  bad subject      %" PRIu64
 		"\n  unmapped dropped %" PRIu64 "\n  merge evicted    %" PRIu64 "\n  sent             %" PRIu64
-		"\n  accepted         %" PRIu64 "\n  dropped (insitud) %" PRIu64 "\n  rotations        %" PRIu64
+		"\n  accepted         %" PRIu64 "\n  dropped (backlog full) %" PRIu64 "\n  backlog          %" PRIu64
+		"\n  refused batches  %" PRIu64 "\n  reconnects       %" PRIu64 "\n  send failures    %" PRIu64
+		"\n  lost at exit     %" PRIu64 "\n  rotations        %" PRIu64
 		"\n  truncations      %" PRIu64 "\n  open errors      %" PRIu64 "\n  regex errors     %" PRIu64 "\n",
 		bytes, c->future, c->no_rule, c->bad_subject, c->dropped_unmapped, p->merge.evicted, s->sent, s->accepted,
-		s->dropped, rot, trunc, openerr, lt_regex_errors());
+		s->dropped, s->backlog, s->refused, s->reconnects, s->failures, s->lost_at_exit, rot, trunc, openerr,
+		lt_regex_errors());
 	struct leaf_print lp = { out, false, true };
 	for_each_leaf(&p->r->root, print_leaf, &lp);
 }
@@ -274,7 +284,7 @@ int main(int argc, char **argv)
 	log_init("insitu-logtail", LOG_WARN);
 	struct opts o = { .staleness_s = -1, .merge_ms = -1, .interval_ms = 200 };
 	enum { OPT_FROM_START = 256, OPT_STALENESS, OPT_MERGE, OPT_INTERVAL, OPT_STATS, OPT_JSON, OPT_SUBJECTS,
-	       OPT_ZONE, OPT_CONFIG };
+	       OPT_ZONE, OPT_CONFIG, OPT_BACKLOG };
 	static const struct option lopts[] = {
 		{ "rules", required_argument, 0, 'r' },
 		{ "check", no_argument, 0, 'c' },
@@ -287,6 +297,7 @@ int main(int argc, char **argv)
 		{ "staleness", required_argument, 0, OPT_STALENESS },
 		{ "merge-window", required_argument, 0, OPT_MERGE },
 		{ "interval", required_argument, 0, OPT_INTERVAL },
+		{ "backlog", required_argument, 0, OPT_BACKLOG },
 		{ "stats", no_argument, 0, OPT_STATS },
 		{ "subjects", required_argument, 0, OPT_SUBJECTS },
 		{ "zone", required_argument, 0, OPT_ZONE },
@@ -327,6 +338,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.interval_ms = (int)d;
+			break;
+		case OPT_BACKLOG:
+			if (!parse_num(optarg, 1e8, &d) || d < 1) {
+				fprintf(stderr, "insitu-logtail: --backlog: expected 1-100000000 reports, got \"%s\"\n", optarg);
+				return 2;
+			}
+			o.backlog = (size_t)d;
 			break;
 		case OPT_STATS: o.stats = true; break;
 		case OPT_SUBJECTS: o.subjects = optarg; break;
@@ -393,7 +411,7 @@ int main(int argc, char **argv)
 	lt_timefmt_activate(&r->time);
 
 	static struct lt_sink sink;	/* large (batch buffer): not on the stack */
-	if (lt_sink_open(&sink, o.print, stdout, o.socket, o.observer) < 0) {
+	if (lt_sink_open_backlog(&sink, o.print, stdout, o.socket, o.observer, o.backlog) < 0) {
 		fprintf(stderr, "insitu-logtail: cannot reach insitud: %s\n"
 			"  (is insitud running? --socket PATH, or --dry-run to print reports instead)\n",
 			sink.last_error);

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "../user/reporter.h"
 #include "insitud_client.h"
 #include "log.h"
 #include "timeutil.h"
@@ -46,25 +47,11 @@ void lt_report_print(FILE *out, const struct insitu_report *r, const struct lt_s
 	fputs("}\n", out);
 }
 
-static int connect_daemon(struct lt_sink *s)
+int lt_sink_open_backlog(struct lt_sink *s, bool print, FILE *out, const char *socket, const char *observer,
+			 size_t backlog)
 {
-	char err[256];
-	s->c = insitud_connect(s->socket, err, sizeof err);
-	if (!s->c) {
-		snprintf(s->last_error, sizeof s->last_error, "%s", err);
-		return -1;
-	}
-	if (insitud_register(s->c, "insitu-logtail", s->observer, &s->handle) < 0) {
-		snprintf(s->last_error, sizeof s->last_error, "register: %s", insitud_error(s->c));
-		insitud_close(s->c);
-		s->c = NULL;
-		return -1;
-	}
-	return 0;
-}
+	struct insitud_client *probe;
 
-int lt_sink_open(struct lt_sink *s, bool print, FILE *out, const char *socket, const char *observer)
-{
 	memset(s, 0, sizeof *s);
 	s->print = print;
 	s->out = out;
@@ -72,7 +59,34 @@ int lt_sink_open(struct lt_sink *s, bool print, FILE *out, const char *socket, c
 	s->observer = observer;
 	if (print)
 		return 0;
-	return connect_daemon(s);
+	/* a wrong socket path or a stopped insitud at start is the operator's mistake:
+	 * said at once; later outages are ridden out by the reporter's backlog */
+	probe = insitud_connect(socket, s->last_error, sizeof s->last_error);
+	if (!probe)
+		return -1;
+	insitud_close(probe);
+	s->rep = reporter_new(socket, backlog ? backlog : LT_BACKLOG_DEFAULT, "insitu-logtail", observer);
+	if (!s->rep) {
+		snprintf(s->last_error, sizeof s->last_error, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int lt_sink_open(struct lt_sink *s, bool print, FILE *out, const char *socket, const char *observer)
+{
+	return lt_sink_open_backlog(s, print, out, socket, observer, LT_BACKLOG_DEFAULT);
+}
+
+static void sync_counters(struct lt_sink *s)
+{
+	const struct reporter_stats *st = reporter_stats(s->rep);
+	s->sent = s->accepted = st->sent;
+	s->dropped = st->dropped;
+	s->refused = st->refused;
+	s->failures = st->failures;
+	s->reconnects = st->connects ? st->connects - 1 : 0;
+	s->backlog = st->backlog;
 }
 
 void lt_sink_flush(struct lt_sink *s)
@@ -81,34 +95,8 @@ void lt_sink_flush(struct lt_sink *s)
 		fflush(s->out);
 		return;
 	}
-	if (s->n == 0)
-		return;
-	if (!s->c) {
-		int64_t now = (int64_t)mono_ns();
-		if (now >= s->retry_at_ns && connect_daemon(s) == 0) {
-			log_info("connected to insitud again");
-		} else {
-			if (now >= s->retry_at_ns)
-				s->retry_at_ns = now + 1000000000ll;
-			s->dropped += s->n;
-			s->n = 0;
-			return;
-		}
-	}
-	size_t acc = 0;
-	if (insitud_submit_batch(s->c, s->handle, s->batch, s->n, &acc) < 0) {
-		snprintf(s->last_error, sizeof s->last_error, "%s", insitud_error(s->c));
-		log_warn("insitud refused or lost %zu report(s): %s", s->n, s->last_error);
-		s->failures++;
-		s->dropped += s->n;
-		insitud_close(s->c);
-		s->c = NULL;
-		s->retry_at_ns = (int64_t)mono_ns() + 1000000000ll;
-	} else {
-		s->sent += s->n;
-		s->accepted += acc;
-	}
-	s->n = 0;
+	reporter_flush(s->rep, mono_ns());
+	sync_counters(s);
 }
 
 void lt_sink_put(struct lt_sink *s, const struct insitu_report *r, const struct lt_source *src)
@@ -118,15 +106,21 @@ void lt_sink_put(struct lt_sink *s, const struct insitu_report *r, const struct 
 		s->sent++;
 		return;
 	}
-	s->batch[s->n++] = *r;
-	if (s->n == LT_BATCH)
+	reporter_add(s->rep, r);
+	/* a replayed file produces reports faster than the idle-time flush: send full
+	 * batches as they form */
+	if (reporter_stats(s->rep)->backlog >= 256)
 		lt_sink_flush(s);
 }
 
 void lt_sink_close(struct lt_sink *s)
 {
 	lt_sink_flush(s);
-	if (s->c)
-		insitud_close(s->c);
-	s->c = NULL;
+	if (!s->rep)
+		return;
+	s->lost_at_exit = s->backlog;
+	if (s->backlog)
+		log_warn("insitud unreachable at exit: %" PRIu64 " report(s) not delivered", s->backlog);
+	reporter_free(s->rep);
+	s->rep = NULL;
 }

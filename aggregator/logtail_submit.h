@@ -1,7 +1,9 @@
 /* Where reports go: insitud (batched over its Unix socket), or standard output as
  * JSON lines (--dry-run/--print: for operators trying rules, and for tests).
- * Bounded: at most LT_BATCH reports wait; while insitud is unreachable reports are
- * dropped and counted, and reconnection is retried at most once per second. */
+ * Delivery to insitud is the observer's reporter (user/reporter.c, linked as is): a
+ * bounded backlog (--backlog, oldest dropped first and counted) that is kept while
+ * insitud is down or restarting, reconnection with backoff (0.1 s .. 5 s), and a
+ * report leaves the backlog only once insitud acknowledged its batch. */
 #ifndef INSITU_LOGTAIL_SUBMIT_H
 #define INSITU_LOGTAIL_SUBMIT_H
 
@@ -11,9 +13,9 @@
 
 #include "report.h"
 
-#define LT_BATCH 256
+#define LT_BACKLOG_DEFAULT 16384 /* about 1.5 KiB each when full: 24 MiB */
 
-struct insitud_client;
+struct reporter;
 
 struct lt_source {
 	const char *file;
@@ -26,23 +28,26 @@ struct lt_sink {
 	FILE *out;
 	const char *socket;		/* NULL: $INSITUD_SOCKET or the default */
 	const char *observer;
-	struct insitud_client *c;
-	uint64_t handle;
-	int64_t retry_at_ns;		/* monotonic time of the next reconnection try */
-	struct insitu_report batch[LT_BATCH];
-	size_t n;
-	/* counters */
-	uint64_t sent, accepted, dropped, failures;
+	struct reporter *rep;		/* NULL when printing */
+	/* counters (printing: sent only) */
+	uint64_t sent, accepted, dropped, refused, failures, reconnects, backlog, lost_at_exit;
 	char last_error[256];
 };
 
-/* print=true: no daemon.  Otherwise connects and registers (module "insitu-logtail",
- * name = observer); returns -1 with a message in last_error when insitud cannot be
- * reached now (the caller decides whether that is fatal). */
+/* print=true: no daemon.  Otherwise checks that insitud answers now, then delivers
+ * through a reporter (module "insitu-logtail", name = observer) keeping up to
+ * 'backlog' reports while insitud is unreachable later; returns -1 with a message in
+ * last_error when insitud cannot be reached at start (the caller decides whether
+ * that is fatal). */
+int lt_sink_open_backlog(struct lt_sink *s, bool print, FILE *out, const char *socket, const char *observer,
+			 size_t backlog);
+/* The same with the default backlog (LT_BACKLOG_DEFAULT). */
 int lt_sink_open(struct lt_sink *s, bool print, FILE *out, const char *socket, const char *observer);
 void lt_sink_put(struct lt_sink *s, const struct insitu_report *r, const struct lt_source *src);
-/* Sends what is queued (called when the input is idle and at exit). */
+/* Sends what is queued if insitud is reachable (called when the input is idle and at
+ * exit); refreshes the counters. */
 void lt_sink_flush(struct lt_sink *s);
+/* Last flush; what is still in the backlog then is lost and counted (lost_at_exit). */
 void lt_sink_close(struct lt_sink *s);
 
 /* Writes a report as one JSON line (protocol format plus "source"). */
