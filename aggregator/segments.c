@@ -90,8 +90,8 @@ static int hop_valid(const cJSON *h, unsigned depth, unsigned *hops, char *where
 		return fail(err, n, "%s: expected a hop object", where);
 	if (++*hops > SEG_HOPS_MAX)
 		return fail(err, n, "%s: more than %d hops in one path", where, SEG_HOPS_MAX);
-	if (depth >= SEG_DEPTH_MAX)
-		return fail(err, n, "%s: nested deeper than %d hops", where, SEG_DEPTH_MAX);
+	if (depth >= SEG_DEPTH_MAX) /* (the field's name would be 800 bytes long) */
+		return fail(err, n, "root: nested deeper than %d hops", SEG_DEPTH_MAX);
 	if (!cJSON_IsString(k) || !key_valid(k->valuestring))
 		return fail(err, n, "%s.join: expected a key of 1-%d bytes without spaces", where, SEG_KEY_MAX - 1);
 	if (side_valid(h, "client", where, err, n) || side_valid(h, "server", where, err, n))
