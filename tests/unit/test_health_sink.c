@@ -226,7 +226,15 @@ static void test_retry_time_is_the_childrens(void **st)
 		parent.side[LK_CLIENT].t_resp_end = t + (w < 4 ? 1 * MS : 700 * MS);
 		parent.side[LK_SERVER].t_resp_start = parent.side[LK_CLIENT].t_resp_end - 100000;
 		if (w == 4) {
+			/* named did answer the first attempt, 300 ms late, to a socket
+			 * unbound had already closed: the wait is still unbound's
+			 * 376 ms, not named's own 0.1 ms */
 			up_hop(&kids[0], t + 1 * MS, t + 377 * MS, LK_F_CLOSED);
+			side(&kids[0].side[LK_SERVER], NS_AUTH, 40, "named");
+			kids[0].side[LK_SERVER].t_req_start = t + 2 * MS;
+			kids[0].side[LK_SERVER].t_req_end = t + 2 * MS;
+			kids[0].side[LK_SERVER].t_resp_start = t + 2 * MS + 100000;
+			kids[0].side[LK_SERVER].t_resp_end = t + 2 * MS + 100000;
 			up_hop(&kids[1], t + 377 * MS, 0, 0);
 			kids[1].side[LK_CLIENT].t_resp_end = t + 699 * MS;
 			add_child(&parent, &kids[0]);
@@ -240,7 +248,42 @@ static void test_retry_time_is_the_childrens(void **st)
 	res = names_node(fx.names, NS_RES, 30, "unbound", 0);
 	assert_string_equal(metric_of(fwd, res, "latency", b, sizeof(b)), "HEALTHY");
 	assert_string_equal(metric_of(fwd, res, "errors", b, sizeof(b)), "HEALTHY");
-	assert_string_equal(metric_of(res, "10.0.0.4:53", "errors", b, sizeof(b)), "UNHEALTHY");
+	const char *auth = names_node(fx.names, NS_AUTH, 40, "named", 0);
+	assert_string_equal(metric_of(res, auth, "errors", b, sizeof(b)), "UNHEALTHY");
+}
+
+/* unbound hangs; dig gives up after 2 s; dnsmasq's request to unbound is answered
+ * once unbound resumes, and dnsmasq answers dig's closed socket: dig's failure is
+ * unbound's doing, not dnsmasq's. */
+static void test_caller_left_while_child_pending(void **st)
+{
+	(void)st;
+	struct lk_hop root, kid;
+	char b[32];
+
+	event_at(T0);
+	memset(&root, 0, sizeof(root));
+	ip4(root.caddr, 31);
+	ip4(root.saddr, 2);
+	root.sport = 53;
+	side(&root.side[LK_CLIENT], 21, 50, "dig");
+	side(&root.side[LK_SERVER], NS_FWD, 20, "dnsmasq");
+	root.side[LK_CLIENT].flags = LK_F_CLOSED;
+	root.side[LK_CLIENT].t_req_start = T0;
+	root.side[LK_CLIENT].t_gave_up = T0 + 2 * SEC;
+	root.side[LK_SERVER].t_req_end = T0 + 1 * MS;
+	root.side[LK_SERVER].t_resp_start = T0 + 3700 * MS;
+	root.side[LK_SERVER].t_resp_end = T0 + 3700 * MS;
+	fwd_hop(&kid, T0 + 1 * MS);
+	kid.side[LK_CLIENT].t_resp_end = T0 + 3699 * MS;
+	kid.side[LK_SERVER].t_resp_start = T0 + 3698 * MS;
+	add_child(&root, &kid);
+	event_at(T0 + 3700 * MS);
+	health_sink_path(&root, fx.hs);
+	health_sink_finish(fx.hs);
+	assert_string_equal(metric_of(names_node(fx.names, 21, 50, "dig", 0),
+				      names_node(fx.names, NS_FWD, 20, "dnsmasq", 0), "errors", b, sizeof(b)),
+			    "HEALTHY");
 }
 
 /* Connected UDP socket, ICMP port unreachable: recvfrom fails with ECONNREFUSED. */
@@ -281,6 +324,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolver_retrying_dead_upstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_with_caller, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_time_is_the_childrens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caller_left_while_child_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp_refused_is_dead, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
