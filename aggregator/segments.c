@@ -123,16 +123,26 @@ int seg_validate(const cJSON *j, char *err, size_t errlen)
 
 /* --- storing ---------------------------------------------------------------------- */
 
-static void collect_keys(const cJSON *h, struct seg_path *p, unsigned depth)
+static unsigned count_hops(const cJSON *h, unsigned depth)
 {
 	const cJSON *c;
-	if (depth >= SEG_DEPTH_MAX || p->nkeys >= SEG_HOPS_MAX)
+	unsigned n = 1;
+	if (depth >= SEG_DEPTH_MAX)
+		return 0;
+	cJSON_ArrayForEach(c, GET(h, "children")) n += count_hops(c, depth + 1);
+	return n > SEG_HOPS_MAX ? SEG_HOPS_MAX : n;
+}
+
+static void collect_keys(const cJSON *h, struct seg_path *p, unsigned depth, unsigned max)
+{
+	const cJSON *c;
+	if (depth >= SEG_DEPTH_MAX || p->nkeys >= max)
 		return;
 	p->keys[p->nkeys] = strdup(GET(h, "join")->valuestring);
 	p->leaf[p->nkeys] = cJSON_IsFalse(GET(GET(h, "server"), "seen"));
 	if (p->keys[p->nkeys])
 		p->nkeys++;
-	cJSON_ArrayForEach(c, GET(h, "children")) collect_keys(c, p, depth + 1);
+	cJSON_ArrayForEach(c, GET(h, "children")) collect_keys(c, p, depth + 1, max);
 }
 
 static void unindex(struct strmap *m, const char *key, const struct seg_path *p)
@@ -177,23 +187,28 @@ int segstore_add(struct segstore *s, const char *observer, const cJSON *path, ui
 {
 	struct seg_path *p = calloc(1, sizeof *p);
 	const cJSON *root = GET(path, "root");
+	unsigned nhops;
 
 	if (!p)
 		goto bad;
 	p->json = cJSON_PrintUnformatted(path);
 	p->observer = strdup(observer);
-	p->keys = calloc(SEG_HOPS_MAX, sizeof *p->keys);
-	p->leaf = calloc(SEG_HOPS_MAX, 1);
+	/* sized to the path: a fixed SEG_HOPS_MAX per path cost 4.5 KiB each */
+	nhops = count_hops(root, 0);
+	p->keys = calloc(nhops ? nhops : 1, sizeof *p->keys);
+	p->leaf = calloc(nhops ? nhops : 1, 1);
 	if (!p->json || !p->observer || !p->keys || !p->leaf || strlen(p->json) > SEG_PATH_BYTES_MAX)
 		goto bad;
-	collect_keys(root, p, 0);
+	collect_keys(root, p, 0, nhops);
 	if (!p->nkeys)
 		goto bad;
 	p->root_key = p->keys[0];
 	p->segment = cJSON_IsFalse(GET(GET(root, "client"), "seen"));
-	p->bytes = strlen(p->json) + sizeof *p + 64;
+	/* what it really costs: the blocks with malloc's overhead, and per key an index
+	 * slot (or two) sized for the maps' 70% load */
+	p->bytes = strlen(p->json) + 1 + sizeof *p + strlen(observer) + 1 + 4 * 16 + nhops * 9;
 	for (unsigned i = 0; i < p->nkeys; i++)
-		p->bytes += strlen(p->keys[i]) + 1 + 48;
+		p->bytes += 2 * (strlen(p->keys[i]) + 1 + 16) + 2 * 3 * sizeof(struct strmap_slot) / 2;
 	p->id = s->next_id++;
 	p->at_ms = now_ms;
 	segstore_expire(s, now_ms);
