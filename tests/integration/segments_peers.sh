@@ -123,4 +123,15 @@ is "... b named unavailable" "$(jq -c .peers_unavailable "$D")" '["b"]'
 ok "... A's side is there: curl -> nginx -> (backend address), not joined" \
 	test "$(jq '[.paths[] | select(.root.client.comm == "curl" and .root.children[0].server.seen == false and (.root.children[0] | has("joined") | not))] | length' "$D")" -ge 5
 ok "the tree view says PARTIAL first" bash -c "'$INSITU' -s '$TAP_TMP/a/sock' paths --recent 1 | head -1 | grep -q '^PARTIAL: .* b'"
+
+# ---- insitud a killed: observer A keeps its paths (bounded backlog) and delivers them
+# to the restarted insitud (whose store, memory only, starts empty)
+kill -KILL "$PA"; wait "$PA" 2>/dev/null
+for i in 1 2 3; do
+	ip netns exec "$NS_lg" curl -sf -o /dev/null -m 3 "http://$TOPO_NET.2/r/late-$i" || diag "request late-$i failed"
+done
+sleep 1
+start_insitud PA2 "$TAP_TMP/a" -i a -l "127.0.0.1:$pa" -k "$K" -p "b=127.0.0.1:$pb" --peer-timeout 1 || fail "insitud a restarts"
+ok "paths made while insitud a was down reach it after its restart" \
+	wait_for 30 bash -c "(( \$('$INSITU' -s '$TAP_TMP/a/sock' --json paths --recent 50 --no-peers | jq '[.paths[] | select(.root.client.comm == \"curl\")] | length') >= 3 ))"
 done_testing
