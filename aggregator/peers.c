@@ -101,6 +101,8 @@ struct peers {
 	unsigned nincoming;
 	struct conn *graveyard;
 	uint64_t epoch; /* random per process: sequence numbers restart with it */
+	int listener_paused;
+	uint64_t resume_ms, accept_errors;
 	uint64_t frames_rejected, auth_failures, unknown_peers, malformed, incoming_refused, learned_bad,
 		self_connects;
 };
@@ -800,6 +802,18 @@ static void accept_event(struct ev_handler *h, uint32_t events)
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(ps->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct conn *c;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+			/* out of descriptors: the listener stays readable; out of epoll for a
+			 * while (peers_tick resumes it) rather than spinning on it */
+			struct epoll_event e = {.events = 0, .data.ptr = &ps->h};
+			ps->accept_errors++;
+			if (!ps->listener_paused && ps->accept_errors % 100 == 1)
+				log_warn("peer listener: accept: %s: paused", strerror(errno));
+			epoll_ctl(ps->d->epfd, EPOLL_CTL_MOD, ps->lfd, &e);
+			ps->listener_paused = 1;
+			ps->resume_ms = now_ms() + 100;
+			return;
+		}
 		if (fd < 0)
 			return;
 		if (ps->nincoming >= INCOMING_MAX) {
@@ -862,6 +876,12 @@ void peers_tick(struct peers *ps, uint64_t now)
 {
 	uint64_t timeout = ps->d->cfg.peer_timeout_ms;
 	struct conn *c, *next;
+
+	if (ps->listener_paused && now >= ps->resume_ms) {
+		struct epoll_event e = {.events = EPOLLIN, .data.ptr = &ps->h};
+		epoll_ctl(ps->d->epfd, EPOLL_CTL_MOD, ps->lfd, &e);
+		ps->listener_paused = 0;
+	}
 
 	for (unsigned i = 0; i < ps->npeers; i++) {
 		struct peer *p = &ps->peer[i];
@@ -1058,6 +1078,7 @@ cJSON *peers_stats_json(const struct peers *ps)
 	cJSON_AddNumberToObject(o, "learned_invalid", (double)ps->learned_bad);
 	cJSON_AddNumberToObject(o, "incoming", ps->nincoming);
 	cJSON_AddNumberToObject(o, "incoming_refused", (double)ps->incoming_refused);
+	cJSON_AddNumberToObject(o, "accept_errors", (double)ps->accept_errors);
 	cJSON_AddNumberToObject(o, "self_connects", (double)ps->self_connects);
 	return o;
 }

@@ -10,7 +10,8 @@
 #    valid non-ASCII names come back intact (requests_invalid_utf8);
 #  - RLIMIT_NOFILE lowered with prlimit on the running daemon, clients flood in: new
 #    clients are refused at once, insitud does not spin, counts it, and recovers when
-#    the limit is raised again (clients_accept_errors, clients_refused_nofd).
+#    the limit is raised again (clients_accept_errors, clients_refused_nofd); the same
+#    on the peer port (the listener is paused, accept_errors).
 # timeout: 120
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/aggregator_lib.sh"
@@ -172,5 +173,31 @@ diag "clients_accept_errors $(jq .clients_accept_errors <<<"$st"), clients_refus
 jok "... the exhaustion was counted" '.clients_accept_errors >= 1 and .clients_refused_nofd >= 1' "$st"
 out=$(python3 "$W/hold.py" "$S" 100 1 ping)
 jok "... and 100 new clients are all answered" '.opened == 100 and .answered == 100' "$out"
+
+# --- the same on the peer port ---
+head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TAP_TMP/key"; chmod 600 "$TAP_TMP/key"
+pp=$(rel_port); pq=$(rel_port)
+rel_start_insitud PP "$TAP_TMP/p" -q -i a -l "127.0.0.1:$pp" -k "$TAP_TMP/key" -p "b=127.0.0.1:$pq" ||
+	fail "a peer-enabled insitud starts"
+nfd=$(find /proc/"$PP"/fd -mindepth 1 -maxdepth 1 | wc -l)
+prlimit --pid "$PP" --nofile=$((nfd + 10)):
+"$PY" - "$pp" > "$TAP_TMP/pflood.out" <<'PY' &
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+socks = []
+for _ in range(60):
+    try: socks.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2))
+    except OSError: pass
+time.sleep(5)
+print(len(socks))
+PY
+pf=$!
+sleep 2
+t0=$(awk '{print $14+$15}' /proc/"$PP"/stat); sleep 2; t1=$(awk '{print $14+$15}' /proc/"$PP"/stat)
+ok "peer port out of fds: insitud does not spin ($((t1 - t0)) ticks in 2 s)" test $((t1 - t0)) -lt 50
+wait "$pf"
+prlimit --pid "$PP" --nofile=4096:
+pe=$("$INSITU" -s "$TAP_TMP/p/sock" --json stats | jq .peers.accept_errors)
+ok "... counted (peers accept_errors $pe) and the socket API still answers" test "$pe" -ge 1
 rel_no_sanitizer_reports
 done_testing

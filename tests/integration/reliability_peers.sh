@@ -8,6 +8,8 @@
 #  - a REPORTS frame sent twice on one connection: the copy is rejected (sequence); the
 #    dropped connection makes A re-send, and B skips what it already committed (the
 #    batch's epoch and sequence numbers): the report is stored once;
+#  - B's RESULTS swallowed and the connection cut after B committed: A re-sends, B
+#    skips the reports it has (duplicates_skipped), the report is stored once;
 #  - the whole recorded A->B stream replayed on a new connection to a fresh B with the
 #    same key and id: nothing stored (the receiver's nonce differs), counted.
 # timeout: 120
@@ -36,12 +38,22 @@ def log(m):
 def mode():
     try: return open(os.path.join(d, "MODE")).read().strip()
     except OSError: return "pass"
-def down(b, a):
+def down(b, a, n):
+    buf = b""
     try:
         while True:
             x = b.recv(65536)
             if not x: break
-            a.sendall(x)
+            buf += x
+            while len(buf) >= 4:
+                ln = struct.unpack("!I", buf[:4])[0]
+                if len(buf) < ln: break
+                fr, buf = buf[:ln], buf[ln:]
+                if fr[5] == 3 and mode() == "loseresults":
+                    open(os.path.join(d, "MODE"), "w").write("pass")
+                    log("lost results conn %d" % n)
+                    raise OSError("cut")      # B committed; A never hears it
+                a.sendall(fr)
     except OSError: pass
     for s in (a, b):
         try: s.shutdown(socket.SHUT_RDWR)
@@ -82,7 +94,7 @@ while True:
         a.close(); continue
     log("conn %d" % nconn)
     threading.Thread(target=up, args=(a, b, nconn), daemon=True).start()
-    threading.Thread(target=down, args=(b, a), daemon=True).start()
+    threading.Thread(target=down, args=(b, a, nconn), daemon=True).start()
 PY
 echo pass > "$TAP_TMP/MODE"
 bg_start MITM python3 "$TAP_TMP/mitm.py" "$pX" "$pB" "$TAP_TMP"
@@ -124,7 +136,16 @@ dups=$(b --json peers | jq '[.peers[] | select(.id == "a") | .duplicates_skipped
 diag "observations of the duplicated report at B: $dupn; reports B skipped as already stored: $dups"
 ok "... as A sent it, exactly once (the copy is rejected, the re-sent batch de-duplicated)" \
 	bash -c "'$INSITU' -s '$TAP_TMP/B/sock' --json get view oa duplicated | jq -e '(.view.observations | length) == 1 and all(.view.observations[]; .metrics[0].status == \"MAYBE_UNHEALTHY\" and .metrics[0].score == 44)'"
-ok "... B counted the re-sent report it skipped (duplicates_skipped $dups)" test "$dups" -ge 1
+
+# --- B's RESULTS lost after its commit (the connection cut): A re-sends, B skips ---
+d0=$(b --json peers | jq '[.peers[] | select(.id == "a") | .duplicates_skipped] | add // 0')
+echo loseresults > "$TAP_TMP/MODE"
+a --as oa report resultslost m:m:33 >/dev/null
+ok "the proxy swallowed B's RESULTS and cut the connection" wait_for 10 grep -q "lost results" "$TAP_TMP/mitm.events"
+ok "the report arrives" wait_for 20 b get view oa resultslost
+dskip() { (($(b --json peers | jq '[.peers[] | select(.id == "a") | .duplicates_skipped] | add // 0') > d0)); }
+ok "A re-sent the batch and B skipped what it had committed (duplicates_skipped grew)" wait_for 20 dskip
+is "... so B holds the report once" "$(b --json get view oa resultslost | jq '.view.observations | length')" 1
 
 # --- replay on another connection, to a fresh B with the same key and id ---
 rel_start_insitud PB2 "$TAP_TMP/B2" -q -i b -l "127.0.0.1:$pB2" -k "$TAP_TMP/key" -p "a=127.0.0.1:$(newport)" --peer-timeout 5 || fail "B2 starts"
