@@ -270,6 +270,8 @@ struct stitch {
 	const cJSON *fetched;
 	cJSON *unresolved;
 	unsigned grafts;
+	size_t bytes; /* JSON grafted so far */
+	int capped;
 	uint64_t used[SEG_GRAFTS_MAX + 1]; /* stored paths already in this tree */
 	unsigned nused;
 	unsigned char fused[SEG_GRAFTS_MAX]; /* fetched paths already grafted */
@@ -335,8 +337,13 @@ static cJSON *find_segment(struct stitch *x, const char *k, cJSON **holder, cJSO
 	const cJSON *f;
 	int i = 0;
 
+	if (q && !was_used(x, q->id) && x->bytes + strlen(q->json) > SEG_STITCH_BYTES_MAX) {
+		x->capped = 1;
+		return NULL;
+	}
 	if (q && !was_used(x, q->id) && (*holder = cJSON_Parse(q->json))) {
 		x->used[x->nused++] = q->id;
+		x->bytes += strlen(q->json);
 		*mark = cJSON_CreateObject();
 		cJSON_AddStringToObject(*mark, "observer", q->observer);
 		return GET(*holder, "root");
@@ -349,6 +356,7 @@ static cJSON *find_segment(struct stitch *x, const char *k, cJSON **holder, cJSO
 		if (!x->fused[i] && cJSON_IsString(rk) && !strcmp(rk->valuestring, k) &&
 		    cJSON_IsFalse(GET(GET(r, "client"), "seen"))) {
 			x->fused[i] = 1;
+			/* (fetched ones are bounded by the query: SEGQ_ANSWER_MAX per peer) */
 			*holder = cJSON_Duplicate(f, 1);
 			if (!*holder)
 				return NULL;
@@ -387,7 +395,8 @@ static void walk(struct stitch *x, cJSON *hop, unsigned depth, unsigned *hops)
 	cJSON_ArrayForEach(c, GET(hop, "children")) walk(x, c, depth + 1, hops);
 }
 
-cJSON *segstore_stitch(struct segstore *s, const struct seg_path *p, const cJSON *fetched, cJSON *unresolved)
+cJSON *segstore_stitch(struct segstore *s, const struct seg_path *p, const cJSON *fetched, cJSON *unresolved,
+		       size_t *bytes)
 {
 	struct stitch *x = calloc(1, sizeof *x);
 	cJSON *j = cJSON_Parse(p->json), *mine = cJSON_CreateArray();
@@ -416,6 +425,10 @@ cJSON *segstore_stitch(struct segstore *s, const struct seg_path *p, const cJSON
 			cJSON_AddItemToArray(unresolved, cJSON_CreateString(it->valuestring));
 	}
 	cJSON_AddItemToObject(j, "unresolved", mine);
+	if (x->capped)
+		cJSON_AddBoolToObject(j, "capped", 1);
+	if (bytes)
+		*bytes = strlen(p->json) + x->bytes;
 	s->st.stitched++;
 	s->st.grafts += x->grafts;
 	free(x);

@@ -29,6 +29,7 @@ struct cJSON;
 #define SEG_DEPTH_MAX 64                /* nesting of one path, and of a stitched one */
 #define SEG_KEY_MAX 160                 /* a join key, NUL included */
 #define SEG_GRAFTS_MAX 256              /* segments grafted into one stitched path */
+#define SEG_STITCH_BYTES_MAX (4u << 20) /* stored JSON grafted into one stitched path */
 
 struct seg_path {
 	uint64_t id;     /* arrival order, from 1 */
@@ -90,8 +91,10 @@ const struct seg_path *segstore_nth_newest(const struct segstore *s, unsigned i)
  * each with a "peer" member saying where it came from) grafted in place, marked with
  * "joined": {"observer": ...} or {"peer": ...}.  Keys of leaves nothing continues are
  * appended to unresolved (strings) when it is not NULL.  Adds "observer", "grafts" and
- * "unresolved" to the result.  Returns a new object (caller deletes), NULL on memory. */
+ * "unresolved" to the result (and "capped": true when SEG_STITCH_BYTES_MAX stopped the
+ * grafting).  *bytes (optional) receives about how big its JSON is.  Returns a new
+ * object (caller deletes), NULL on memory. */
 struct cJSON *segstore_stitch(struct segstore *s, const struct seg_path *p, const struct cJSON *fetched,
-			      struct cJSON *unresolved);
+			      struct cJSON *unresolved, size_t *bytes);
 
 #endif

@@ -128,9 +128,11 @@ static unsigned select_paths(struct segments *g, const char *join, unsigned rece
 	return n;
 }
 
-static cJSON *build(struct segments *g, const char *join, unsigned recent, const cJSON *fetched, cJSON *unresolved)
+static cJSON *build(struct segments *g, const char *join, unsigned recent, const cJSON *fetched, cJSON *unresolved,
+		    int *truncated)
 {
 	const struct seg_path **sel = calloc(SEGQ_RECENT_MAX, sizeof *sel);
+	size_t total = 0;
 	cJSON *a = cJSON_CreateArray();
 	unsigned n;
 
@@ -141,9 +143,16 @@ static cJSON *build(struct segments *g, const char *join, unsigned recent, const
 	}
 	n = select_paths(g, join, recent, sel);
 	for (unsigned i = 0; i < n; i++) {
-		cJSON *p = segstore_stitch(&g->store, sel[i], fetched, unresolved);
+		size_t bytes = 0;
+		cJSON *p;
+		if (total > SEGQ_REPLY_MAX) { /* the newest paths come first: the oldest are left out */
+			*truncated = 1;
+			break;
+		}
+		p = segstore_stitch(&g->store, sel[i], fetched, unresolved, &bytes);
 		if (p)
 			cJSON_AddItemToArray(a, p);
+		total += bytes;
 	}
 	free(sel);
 	return a;
@@ -159,9 +168,9 @@ static const char *state_name(int st)
 static void finish(struct segments *g, const struct segq *q, const char *join, unsigned recent, cJSON *ans)
 {
 	cJSON *unresolved = cJSON_CreateArray(), *paths, *pa, *un;
-	int missing = 0;
+	int missing = 0, truncated = q && q->truncated;
 
-	paths = build(g, join, recent, q ? q->fetched : NULL, unresolved);
+	paths = build(g, join, recent, q ? q->fetched : NULL, unresolved, &truncated);
 	cJSON_AddItemToObject(ans, "paths", paths ? paths : cJSON_CreateArray());
 	pa = cJSON_AddArrayToObject(ans, "peers");
 	un = cJSON_AddArrayToObject(ans, "peers_unavailable");
@@ -176,7 +185,7 @@ static void finish(struct segments *g, const struct segq *q, const char *join, u
 		}
 	}
 	cJSON_AddBoolToObject(ans, "partial", missing && cJSON_GetArraySize(unresolved) > 0);
-	cJSON_AddBoolToObject(ans, "truncated", q && q->truncated);
+	cJSON_AddBoolToObject(ans, "truncated", truncated);
 	cJSON_AddItemToObject(ans, "unresolved", unresolved);
 }
 
@@ -324,7 +333,8 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 		return fail(err, errlen, "no stored path has a hop with join key '%s'", join);
 	}
 	unresolved = cJSON_CreateArray();
-	paths = build(g, join, recent, NULL, unresolved);
+	int trunc = 0;
+	paths = build(g, join, recent, NULL, unresolved, &trunc);
 	cJSON_Delete(paths);
 	if (!use_peers || !ps || !cJSON_GetArraySize(unresolved) || !(q = q_new(g, now_ms))) {
 		cJSON_Delete(unresolved);
@@ -386,7 +396,7 @@ char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len
 			break;
 		if (!cJSON_IsString(it) || !(p = segstore_segment(&g->store, it->valuestring)))
 			continue;
-		st = segstore_stitch(&g->store, p, NULL, NULL);
+		st = segstore_stitch(&g->store, p, NULL, NULL, NULL);
 		s = st ? cJSON_PrintUnformatted(st) : NULL;
 		if (s && total + strlen(s) <= SEGQ_ANSWER_MAX) {
 			total += strlen(s);

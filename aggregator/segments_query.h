@@ -27,6 +27,7 @@ struct segstore;
 #define SEGQ_ANSWER_MAX (512u << 10)   /* bytes of segments in one peer answer */
 #define SEGQ_SUBMIT_MAX 256            /* paths in one submit_paths */
 #define SEGQ_RECENT_MAX 1000
+#define SEGQ_REPLY_MAX (32u << 20)     /* JSON of one answer: older paths left out ("truncated") */
 
 struct segments *segments_new(void);
 void segments_free(struct segments *g);

@@ -146,7 +146,7 @@ static void stitch_grafts_local_segment(void **st)
 	add(&s, "A", front(), 1);
 	add(&s, "B", back(), 2);
 	cJSON *un = cJSON_CreateArray();
-	cJSON *p = segstore_stitch(&s, segstore_by_hop(&s, "k1"), NULL, un);
+	cJSON *p = segstore_stitch(&s, segstore_by_hop(&s, "k1"), NULL, un, NULL);
 	assert_non_null(p);
 	cJSON *leaf = cJSON_GetArrayItem(GET(GET(p, "root"), "children"), 0);
 	assert_string_equal(GET(GET(leaf, "joined"), "observer")->valuestring, "B");
@@ -168,7 +168,7 @@ static void stitch_uses_fetched_and_reports_unresolved(void **st)
 	segstore_init(&s, 0, 0, 0);
 	add(&s, "A", front(), 1);
 	cJSON *un = cJSON_CreateArray();
-	cJSON *p = segstore_stitch(&s, segstore_by_hop(&s, "k1"), NULL, un);
+	cJSON *p = segstore_stitch(&s, segstore_by_hop(&s, "k1"), NULL, un, NULL);
 	assert_int_equal(cJSON_GetArraySize(un), 1);
 	assert_string_equal(cJSON_GetArrayItem(un, 0)->valuestring, "k2");
 	cJSON_Delete(p);
@@ -176,7 +176,7 @@ static void stitch_uses_fetched_and_reports_unresolved(void **st)
 	cJSON_AddStringToObject(b, "peer", "b");
 	cJSON_AddStringToObject(b, "observer", "B");
 	cJSON_AddItemToArray(fetched, b);
-	p = segstore_stitch(&s, segstore_by_hop(&s, "k1"), fetched, NULL);
+	p = segstore_stitch(&s, segstore_by_hop(&s, "k1"), fetched, NULL, NULL);
 	cJSON *leaf = cJSON_GetArrayItem(GET(GET(p, "root"), "children"), 0);
 	assert_string_equal(GET(GET(leaf, "joined"), "peer")->valuestring, "b");
 	assert_int_equal(cJSON_GetArraySize(GET(p, "unresolved")), 0);
@@ -193,10 +193,36 @@ static void stitch_cuts_loops(void **st)
 	/* x: segment rooted at ka whose leaf is kb; y: segment rooted at kb whose leaf is ka */
 	add(&s, "A", path(hop("ka", 0, 1, "ok", hop("kb", 1, 0, "unknown", NULL))), 1);
 	add(&s, "B", path(hop("kb", 0, 1, "ok", hop("ka", 1, 0, "unknown", NULL))), 2);
-	cJSON *p = segstore_stitch(&s, segstore_segment(&s, "ka"), NULL, NULL);
+	cJSON *p = segstore_stitch(&s, segstore_segment(&s, "ka"), NULL, NULL, NULL);
 	assert_non_null(p);
 	assert_true(GET(p, "grafts")->valueint <= 1);
 	cJSON_Delete(p);
+	segstore_fini(&s);
+}
+
+/* A chain of 20 segments of ~250 KB each: grafting stops at SEG_STITCH_BYTES_MAX. */
+static void stitch_is_bounded_in_bytes(void **st)
+{
+	struct segstore s;
+	char *big = malloc(250001), k[16], k2[16];
+	memset(big, 'x', 250000);
+	big[250000] = '\0';
+	segstore_init(&s, 0, 0, 0);
+	add(&s, "A", path(hop("s0", 1, 1, "ok", hop("s1", 1, 0, "unknown", NULL))), 1);
+	for (int i = 1; i <= 20; i++) {
+		snprintf(k, sizeof k, "s%d", i);
+		snprintf(k2, sizeof k2, "s%d", i + 1);
+		cJSON *h = hop(k, 0, 1, "ok", hop(k2, 1, 0, "unknown", NULL));
+		cJSON_ReplaceItemInObjectCaseSensitive(h, "label", cJSON_CreateString(big));
+		add(&s, "B", path(h), 2);
+	}
+	size_t bytes = 0;
+	cJSON *p = segstore_stitch(&s, segstore_by_hop(&s, "s0"), NULL, NULL, &bytes);
+	assert_true(cJSON_IsTrue(GET(p, "capped")));
+	assert_true(GET(p, "grafts")->valueint >= 15 && GET(p, "grafts")->valueint < 20);
+	assert_true(bytes <= SEG_STITCH_BYTES_MAX + 4096);
+	cJSON_Delete(p);
+	free(big);
 	segstore_fini(&s);
 }
 
@@ -374,6 +400,7 @@ int main(void)
 		cmocka_unit_test(stitch_grafts_local_segment),
 		cmocka_unit_test(stitch_uses_fetched_and_reports_unresolved),
 		cmocka_unit_test(stitch_cuts_loops),
+		cmocka_unit_test(stitch_is_bounded_in_bytes),
 		cmocka_unit_test(eviction_keeps_indexes_right),
 		cmocka_unit_test(query_flow),
 		cmocka_unit_test(submit_refuses_all_when_one_is_invalid),
