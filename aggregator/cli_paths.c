@@ -24,7 +24,8 @@ static void paths_usage(FILE *f)
 "down or silent makes the answer partial (said on the first line), never a hang.\n"
 "\n"
 "  --join KEY     the path containing the hop with this join key\n"
-"                 (e.g. tcp/10.0.0.1:40000>10.0.0.2:80/123456)\n"
+"                 (e.g. tcp/10.0.0.1:40000>10.0.0.2:80/123456); a key stored only\n"
+"                 at a peer gets that peer's path\n"
 "  --recent N     the N newest paths (default 10, at most 1000)\n"
 "  --json         the daemon's final answer as one JSON line\n"
 "  --no-peers     only what this insitud stores\n"
@@ -127,8 +128,9 @@ static void print_tree(const cJSON *ans)
 	cJSON_ArrayForEach(p, GET(ans, "paths")) {
 		char prefix[260] = "  ";
 		double hops = n_of(p, "hops");
-		printf("path %.0f from %s (%.0f hop%s, %.0f joined)\n", n_of(p, "path"), s_of(p, "observer"), hops,
-		       hops == 1 ? "" : "s", n_of(p, "grafts"));
+		printf("path %.0f from %s%s%s (%.0f hop%s, %.0f joined)%s\n", n_of(p, "path"), s_of(p, "observer"),
+		       *s_of(p, "peer") ? " at peer " : "", s_of(p, "peer"), hops, hops == 1 ? "" : "s",
+		       n_of(p, "grafts"), cJSON_IsTrue(GET(p, "capped")) ? " [capped: more segments not grafted]" : "");
 		print_hop(GET(p, "root"), prefix, 2, 1, 0);
 		n++;
 	}

@@ -19,6 +19,7 @@ struct segq {
 	uint64_t id, created_ms, deadline_ms;
 	char join[SEG_KEY_MAX];
 	unsigned recent;
+	int find; /* join is not stored here: the peers are asked for the path holding it */
 	unsigned npeers;
 	struct {
 		char id[64];
@@ -165,12 +166,16 @@ static const char *state_name(int st)
 
 /* The final answer of a query: stitched with what peers sent; partial when a leaf is
  * unresolved and some peer could not be asked or did not answer in time. */
-static void finish(struct segments *g, const struct segq *q, const char *join, unsigned recent, cJSON *ans)
+static int finish(struct segments *g, const struct segq *q, const char *join, unsigned recent, cJSON *ans)
 {
 	cJSON *unresolved = cJSON_CreateArray(), *paths, *pa, *un;
-	int missing = 0, truncated = q && q->truncated;
+	int missing = 0, truncated = q && q->truncated, n;
 
-	paths = build(g, join, recent, q ? q->fetched : NULL, unresolved, &truncated);
+	if (q && q->find) /* the whole path came from a peer (marked with "peer") */
+		paths = cJSON_Duplicate(q->fetched, 1);
+	else
+		paths = build(g, join, recent, q ? q->fetched : NULL, unresolved, &truncated);
+	n = paths ? cJSON_GetArraySize(paths) : 0;
 	cJSON_AddItemToObject(ans, "paths", paths ? paths : cJSON_CreateArray());
 	pa = cJSON_AddArrayToObject(ans, "peers");
 	un = cJSON_AddArrayToObject(ans, "peers_unavailable");
@@ -184,9 +189,10 @@ static void finish(struct segments *g, const struct segq *q, const char *join, u
 			missing = 1;
 		}
 	}
-	cJSON_AddBoolToObject(ans, "partial", missing && cJSON_GetArraySize(unresolved) > 0);
+	cJSON_AddBoolToObject(ans, "partial", missing && (q && q->find ? !n : cJSON_GetArraySize(unresolved) > 0));
 	cJSON_AddBoolToObject(ans, "truncated", truncated);
 	cJSON_AddItemToObject(ans, "unresolved", unresolved);
+	return n;
 }
 
 /* --- queries waiting for peers ---------------------------------------------------- */
@@ -320,33 +326,49 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 			pending(ans, q);
 			return 0;
 		}
-		finish(g, q, q->join, q->recent, ans);
+		int found = finish(g, q, q->join, q->recent, ans), find = q->find, missing = q_waiting(q);
+		for (unsigned i = 0; i < q->npeers; i++)
+			missing |= q->peer[i].state != P_ANSWERED;
+		snprintf(join, sizeof join, "%s", q->join);
 		q_free(q);
 		g->q[slot] = NULL;
+		if (find && !found && !missing) {
+			*code = "not_found";
+			return fail(err, errlen, "neither here nor at any peer is a path with join key '%s'", join);
+		}
 		return 0;
 	}
 	if (parse_paths_req(req, join, &recent, &use_peers, &wait_ms, err, errlen))
 		return -1;
 	g->queries++;
-	if (*join && !segstore_by_hop(&g->store, join)) {
+	int find = *join && !segstore_by_hop(&g->store, join), trunc = 0;
+	if (find && (!use_peers || !ps)) {
 		*code = "not_found";
 		return fail(err, errlen, "no stored path has a hop with join key '%s'", join);
 	}
 	unresolved = cJSON_CreateArray();
-	int trunc = 0;
-	paths = build(g, join, recent, NULL, unresolved, &trunc);
-	cJSON_Delete(paths);
-	if (!use_peers || !ps || !cJSON_GetArraySize(unresolved) || !(q = q_new(g, now_ms))) {
+	if (!find) {
+		paths = build(g, join, recent, NULL, unresolved, &trunc);
+		cJSON_Delete(paths);
+	}
+	if (!use_peers || !ps || (!find && !cJSON_GetArraySize(unresolved)) || !(q = q_new(g, now_ms))) {
 		cJSON_Delete(unresolved);
 		g->queries_local++;
+		if (find) {
+			*code = "internal";
+			return fail(err, errlen, "out of memory");
+		}
 		finish(g, NULL, join, recent, ans);
 		return 0;
 	}
+	q->find = find;
 	strcpy(q->join, join);
 	q->recent = recent;
 	q->deadline_ms = now_ms + wait_ms;
 	body = cJSON_CreateObject();
 	cJSON_AddNumberToObject(body, "q", (double)q->id);
+	if (find)
+		cJSON_AddStringToObject(body, "find", join);
 	keys = cJSON_AddArrayToObject(body, "keys");
 	while (cJSON_GetArraySize(unresolved) && keys)
 		cJSON_AddItemToArray(keys, cJSON_DetachItemFromArray(unresolved, 0));
@@ -375,12 +397,12 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len, size_t *outlen)
 {
 	cJSON *j = cJSON_ParseWithLength((const char *)payload, len), *ans, *segs, *it;
-	const cJSON *qid = GET(j, "q"), *keys = GET(j, "keys");
+	const cJSON *qid = GET(j, "q"), *keys = GET(j, "keys"), *find = GET(j, "find");
 	size_t total = 0;
 	int nkeys = 0, truncated = 0;
 	char *txt;
 
-	if (!cJSON_IsNumber(qid) || !cJSON_IsArray(keys)) {
+	if (!cJSON_IsNumber(qid) || (!cJSON_IsArray(keys) && !cJSON_IsString(find))) {
 		cJSON_Delete(j);
 		return NULL;
 	}
@@ -388,6 +410,19 @@ char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len
 	ans = cJSON_CreateObject();
 	cJSON_AddNumberToObject(ans, "q", qid->valuedouble);
 	segs = cJSON_AddArrayToObject(ans, "segments");
+	if (cJSON_IsString(find)) { /* the whole path holding this hop, from its top */
+		const struct seg_path *sel[1];
+		if (strlen(find->valuestring) < SEG_KEY_MAX && select_paths(g, find->valuestring, 0, sel)) {
+			cJSON *st = segstore_stitch(&g->store, sel[0], NULL, NULL, &total);
+			if (st && total <= SEGQ_ANSWER_MAX) {
+				cJSON_AddItemToArray(segs, st);
+				g->served_paths++;
+			} else {
+				truncated = 1;
+				cJSON_Delete(st);
+			}
+		}
+	}
 	cJSON_ArrayForEach(it, keys) {
 		const struct seg_path *p;
 		cJSON *st;

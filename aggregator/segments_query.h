@@ -44,7 +44,9 @@ int segments_op_submit(struct segments *g, const char *observer, const struct cJ
 int segments_op_paths(struct segments *g, struct peers *ps, const struct cJSON *req, struct cJSON *ans,
 		      const char **code, char *err, size_t errlen, uint64_t now_ms);
 
-/* A peer's SEGQ payload: returns the SEGR payload to send back (malloc'd), or NULL when
+/* A peer's SEGQ payload ({"q":id,"keys":[...]} for segments rooted at those keys, or
+ * {"q":id,"find":key} for the whole path holding that hop, when the asker stores none):
+ * returns the SEGR payload to send back (malloc'd), or NULL when
  * the request is malformed (the caller drops the connection). */
 char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len, size_t *outlen);
 

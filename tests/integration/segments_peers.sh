@@ -105,6 +105,9 @@ is "... and no request target in clear anywhere in a's answer" "$(grep -c 'seg-'
 key2=$(jq -r '[.paths[] | select(.root.children[0].joined.peer == "b")][0].root.children[0].join' "$J")
 ok "--join KEY (the nginx -> backend hop) returns the path from its root" \
 	bash -c "'$INSITU' -s '$TAP_TMP/a/sock' --json paths --join '$key2' | jq -e '.paths[0].root.client.comm == \"curl\" and .paths[0].root.children[0].joined.peer == \"b\"'"
+key3=$(jq -r '[.paths[] | select(.root.children[0].joined.peer == "b")][0].root.children[0].children[0].join' "$J")
+ok "--join KEY of a hop only b stores (backend -> redis) returns b's path, from the peer" \
+	bash -c "'$INSITU' -s '$TAP_TMP/a/sock' --json paths --join '$key3' | jq -e '.paths[0].peer == \"b\" and .paths[0].root.server.comm == \"python3\" and .paths[0].root.children[0].server.comm == \"redis-server\"'"
 ok "b serves a's queries" test "$(b --json stats | jq .segments.served_queries)" -ge 1
 
 # ---- b silent (stopped), then down: a answers at once with its own side, partial

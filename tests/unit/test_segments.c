@@ -361,6 +361,56 @@ static void query_flow(void **st)
 	cJSON_Delete(pr);
 	cJSON_Delete(r);
 
+	/* --join with a key stored only at the peer: the peer is asked for its whole path */
+	r = req("{\"op\":\"paths\",\"join\":\"k3\"}");
+	ans = cJSON_CreateObject();
+	assert_int_equal(segments_op_paths(g, NULL, r, ans, &code, err, sizeof err, 300), -1);
+	assert_string_equal(code, "not_found"); /* no peers: nobody else to ask */
+	cJSON_Delete(ans);
+	peer_up = 0;
+	ans = cJSON_CreateObject();
+	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 300), 0);
+	assert_true(cJSON_IsTrue(GET(ans, "partial")));
+	assert_int_equal(cJSON_GetArraySize(GET(ans, "paths")), 0);
+	cJSON_Delete(ans);
+	peer_up = 1;
+	ans = cJSON_CreateObject();
+	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 300), 0);
+	qid = GET(ans, "query")->valueint;
+	cJSON_Delete(ans);
+	assert_non_null(strstr(last_segq, "\"find\":\"k3\""));
+	segr = segments_peer_serve(gb, (const uint8_t *)last_segq, strlen(last_segq), &len);
+	assert_int_equal(segments_peer_answer(g, "b", (const uint8_t *)segr, len), 0);
+	free(segr);
+	snprintf(poll, sizeof poll, "{\"op\":\"paths\",\"query\":%d}", qid);
+	pr = req(poll);
+	ans = cJSON_CreateObject();
+	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 301), 0);
+	cJSON *fp = cJSON_GetArrayItem(GET(ans, "paths"), 0);
+	assert_string_equal(GET(GET(fp, "root"), "join")->valuestring, "k2");
+	assert_string_equal(GET(fp, "peer")->valuestring, "b");
+	assert_false(cJSON_IsTrue(GET(ans, "partial")));
+	cJSON_Delete(ans);
+	cJSON_Delete(pr);
+	cJSON_Delete(r);
+	/* ... and a key nobody has: not_found once the peer said so */
+	r = req("{\"op\":\"paths\",\"join\":\"nowhere\"}");
+	ans = cJSON_CreateObject();
+	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 400), 0);
+	qid = GET(ans, "query")->valueint;
+	cJSON_Delete(ans);
+	segr = segments_peer_serve(gb, (const uint8_t *)last_segq, strlen(last_segq), &len);
+	assert_int_equal(segments_peer_answer(g, "b", (const uint8_t *)segr, len), 0);
+	free(segr);
+	snprintf(poll, sizeof poll, "{\"op\":\"paths\",\"query\":%d}", qid);
+	pr = req(poll);
+	ans = cJSON_CreateObject();
+	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 401), -1);
+	assert_string_equal(code, "not_found");
+	cJSON_Delete(ans);
+	cJSON_Delete(pr);
+	cJSON_Delete(r);
+
 	/* bad requests */
 	r = req("{\"op\":\"paths\",\"join\":\"k1\",\"recent\":3}");
 	ans = cJSON_CreateObject();
