@@ -91,6 +91,6 @@ is "not root: clear message" "$rc:$out" \
 	"1:insitu-observer: error: must run as root: loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE"
 "$OBSBIN" --capture 5000 >/dev/null 2>&1
 is "bad option value: usage error" "$?" 2
-"$OBSBIN" --help | grep -q -- '--replay FILE'
+grep -q -- '--replay FILE' <<<"$("$OBSBIN" --help)"
 is "--help documents the options" "$?" 0
 done_testing

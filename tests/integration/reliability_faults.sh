@@ -91,7 +91,7 @@ kill_pid "$PID"
 # from redis-benchmark; insitud is killed while traffic flows, the traffic stops while
 # it is down (so every report made then waits in the reporter's backlog), insitud
 # restarts: the reporter must reconnect by itself and deliver everything it queued.
-if "$OBSBIN" --help 2>&1 | grep -q -- '--report'; then
+if grep -q -- '--report' <<<"$("$OBSBIN" --help 2>&1)"; then
 	netns_add rep
 	R=$TAP_TMP/r
 	rel_start_insitud RPID "$R" -q || fail "insitud for the reporter starts"

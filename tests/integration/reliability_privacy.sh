@@ -13,7 +13,7 @@
 need_root
 need_cmd python3 jq redis-server redis-cli redis-benchmark
 [[ -x $INSITUD && -x $INSITU && -x $OBSBIN ]] || skip_all "build insitud, insitu, insitu-observer first"
-"$OBSBIN" --help 2>&1 | grep -q -- '--report' || skip_all "insitu-observer has no --report yet"
+grep -q -- '--report' <<<"$("$OBSBIN" --help 2>&1)" || skip_all "insitu-observer has no --report yet"
 
 MARK="pw-$RANDOM$RANDOM-zq"
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$TAP_TMP/key"
