@@ -134,10 +134,23 @@ static bool abandoned(const struct lk_hop *h)
 	return pg && hg && hg + SAME_GIVE_UP_NS >= pg;
 }
 
+/* Closed by its caller although the server had already sent the answer: the answer
+ * was in flight (a resolver's retry timer firing first on a starved host, or the
+ * network holding it).  The server did its part in time; the caller's wait, if too
+ * long, shows in the latency of the attempt that got through. */
+static bool answer_in_flight(const struct lk_hop *h)
+{
+	const struct lk_side *c = &h->side[LK_CLIENT], *s = &h->side[LK_SERVER];
+
+	return (lk_hop_flags(h) & LK_F_CLOSED) && !(lk_hop_flags(h) & LK_F_TIMEOUT) &&
+	       c->state != LK_SIDE_ABSENT && !c->t_resp_end && c->t_gave_up &&
+	       s->state == LK_SIDE_DONE && s->t_resp_start && s->t_resp_start <= c->t_gave_up;
+}
+
 static bool hop_failed(const struct lk_hop *h)
 {
 	uint16_t f = lk_hop_flags(h);
-	if (abandoned(h))
+	if (abandoned(h) || answer_in_flight(h))
 		return false;
 	return (f & (LK_F_TIMEOUT | LK_F_CLOSED)) || lk_hop_outcome(h) == LK_OUTCOME_ERROR;
 }
@@ -237,7 +250,8 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 	const char *obs, *subj;
 	uint64_t lat, t;
 
-	if (h->oneway || (flags & (LK_F_EVICTED | LK_F_INCOMPLETE)) || abandoned(h)) {
+	if (h->oneway || (flags & (LK_F_EVICTED | LK_F_INCOMPLETE)) || abandoned(h) ||
+	    answer_in_flight(h)) {
 		hs->st.hops_skipped++;
 		return;
 	}
@@ -456,6 +470,8 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 		hs->ev_now = ev->t_exit_ns;
 	if (!hs->live)
 		hs->now = hs->ev_now;
+	if (ev->cgroup_id && names_cgroups_matter(hs->names))
+		names_cgroup_seen(hs->names, ev->netns, ev->pid, ev->comm, ev->cgroup_id);
 	if ((ev->flags & INSITU_F_ERROR) && ev->ret == -ECONNREFUSED && ev->t.proto == 17 /* UDP */)
 		udp_refused(hs, ev);
 }

@@ -68,6 +68,7 @@ struct names {
 	bool live;
 	struct rule rules[MAX_RULES];
 	int n_rules;
+	bool cgroup_rules; /* some rule names a cgroup: processes' cgroups matter */
 	struct names_stats st;
 };
 
@@ -148,6 +149,7 @@ void names_free(struct names *n)
 }
 
 const struct names_stats *names_stats(const struct names *n) { return &n->st; }
+bool names_cgroups_matter(const struct names *n) { return n->cgroup_rules; }
 void names_set_live(struct names *n, bool live) { n->live = live; }
 
 /* The process's own name (its main thread's comm), or the thread's when the process
@@ -390,6 +392,8 @@ int names_load_rules_buffer(struct names *n, const char *path, const char *text,
 			RULE_ERR(o, "[%zu]: \"addr\" names a remote endpoint and cannot be combined with netns, comm or cgroup", i);
 		n->rules[n->n_rules++] = r;
 	}
+	for (int i = 0; i < n->n_rules; i++)
+		n->cgroup_rules |= n->rules[i].cgroup != 0;
 	json_free(root);
 	return 0;
 fail:
@@ -431,6 +435,17 @@ static const char *node_name(struct names *n, struct node *nd, const char *comm)
 	return intern(n, buf);
 }
 
+/* A renamed node: the endpoints (as server, as client) that carried its old name
+ * follow it.  Rare (once per process, when its cgroup becomes known), so a scan. */
+static void rename_endpoints(struct names *n, const char *old, const char *now)
+{
+	if (old == now)
+		return;
+	for (uint32_t i = 0; i < EP_SLOTS; i++)
+		if (n->eps[i].port && n->eps[i].name == old)
+			n->eps[i].name = now;
+}
+
 static struct node *node_get(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
 			     uint64_t cgroup)
 {
@@ -439,6 +454,15 @@ static struct node *node_get(struct names *n, uint32_t netns, uint32_t pid, cons
 	if (nd->pid) {
 		if (nd->tentative)
 			nd->name = node_name(n, nd, nd->comm);
+		if (cgroup && nd->cgroup != cgroup && n->cgroup_rules) {
+			/* first seen where the cgroup was not known (a hop's side), or
+			 * moved to another cgroup: the cgroup rules decide again */
+			const char *old = nd->name;
+			nd->cgroup = cgroup;
+			nd->name = node_name(n, nd, nd->comm);
+			rename_endpoints(n, old, nd->name);
+			n->st.cgroup_renames++;
+		}
 		return nd;
 	}
 	if (n->n_nodes >= NODE_SLOTS / 2) {
@@ -464,6 +488,13 @@ const char *names_node(struct names *n, uint32_t netns, uint32_t pid, const char
 		       uint64_t cgroup)
 {
 	return node_get(n, netns, pid, comm, cgroup)->name;
+}
+
+void names_cgroup_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
+		       uint64_t cgroup)
+{
+	if (n->cgroup_rules && cgroup)
+		node_get(n, netns, pid, comm, cgroup);
 }
 
 static bool is_loopback(const uint8_t a[16])

@@ -32,6 +32,7 @@ struct names_stats {
 	uint64_t node_resets;   /* node table wiped because it was full */
 	uint64_t endpoint_full; /* server endpoints not remembered: table full */
 	uint64_t ns_scans;      /* /run/netns scans */
+	uint64_t cgroup_renames; /* processes renamed once their cgroup was seen */
 };
 
 struct names *names_new(void);
@@ -50,7 +51,16 @@ int names_load_rules(struct names *n, const char *path, char *err, size_t errlen
 int names_load_rules_buffer(struct names *n, const char *path, const char *text, size_t len,
 			    char *err, size_t errlen);
 
-/* The component a process is (as observer, or as a server once its port is known). */
+/* Cgroup rules apply to a process once its cgroup v2 id (the cgroup directory's
+ * inode, as in the observer's events) is known: names_cgroup_seen() tells it (cheap
+ * when no rule names a cgroup; call it with each event's cgroup).  A process first
+ * named without its cgroup is renamed then, its server endpoints with it. */
+bool names_cgroups_matter(const struct names *n);
+void names_cgroup_seen(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
+		       uint64_t cgroup);
+
+/* The component a process is (as observer, or as a server once its port is known).
+ * cgroup 0: not known here (a cgroup seen earlier still applies). */
 const char *names_node(struct names *n, uint32_t netns, uint32_t pid, const char *comm,
 		       uint64_t cgroup);
 

@@ -120,12 +120,53 @@ static void test_rule_errors(void **st)
 	expect_error("[{\"port\":1}]", "1:2: [0]: missing \"name\"");
 }
 
+/* cgroup rules: the rule matches the cgroup directory's inode (the cgroup v2 id the
+ * observer's events carry); a process first named without its cgroup (a hop's side)
+ * is renamed when an event shows it, and its server endpoint follows. */
+static void test_cgroup_rules(void **st)
+{
+	struct names *n = names_new();
+	char dir[] = "/tmp/insitu-names-cg-XXXXXX", rule[512], err[256], host[64];
+	struct stat sb;
+	uint8_t a[16];
+	(void)st;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(stat(dir, &sb), 0);
+	snprintf(rule, sizeof rule, "[{\"name\":\"batch\",\"cgroup\":\"%s\"}]", dir);
+	char *p = write_tmp(rule);
+	assert_false(names_cgroups_matter(n));
+	assert_int_equal(names_load_rules(n, p, err, sizeof err), 0);
+	unlink(p);
+	rmdir(dir);
+	assert_true(names_cgroups_matter(n));
+	gethostname(host, sizeof host);
+	uint32_t ns = self_netns();
+
+	/* known from the start */
+	assert_string_equal(names_node(n, ns, 10, "python3", sb.st_ino), "batch");
+	/* seen first without its cgroup, as a server: default name, then the rule */
+	v4(a, 10, 0, 0, 5);
+	names_server_seen(n, ns, 11, "python3", 0, a, 8000);
+	assert_string_not_equal(names_node(n, ns, 11, "python3", 0), "batch");
+	names_cgroup_seen(n, ns, 11, "python3", sb.st_ino);
+	assert_string_equal(names_node(n, ns, 11, "python3", 0), "batch");
+	assert_string_equal(names_endpoint(n, 99, a, 8000), "batch");
+	assert_int_equal(names_stats(n)->cgroup_renames, 1);
+	/* another cgroup: the default name */
+	names_cgroup_seen(n, ns, 12, "python3", sb.st_ino + 1);
+	char want[200];
+	snprintf(want, sizeof want, "python3@%s", host);
+	assert_string_equal(names_node(n, ns, 12, "python3", 0), want);
+	names_free(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_cgroup_rules),
 	};
 	return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }
