@@ -33,6 +33,8 @@ static const char usage[] =
 "      --tree              print paths as indented trees for humans\n"
 "      --no-ids            ignore every extracted id (links by connection and\n"
 "                          thread only: the baseline the accuracy harness reports)\n"
+"      --no-kernel-ids     extract every message's ids in user space, even where the\n"
+"                          recording holds the kernel's complete ids block\n"
 "      --no-thread         never link a request without Link_ID by thread affinity\n"
 "      --netns INUM        only events of this network namespace (inode number, as\n"
 "                          in `stat -L -c %i /run/netns/NAME`); repeatable, up to 16:\n"
@@ -164,12 +166,13 @@ int main(int argc, char **argv)
 {
 	log_init("insitu-link", LOG_WARN);
 	enum { O_TREE = 256, O_NOIDS, O_NOTHREAD, O_TIMEOUT, O_WINDOW, O_LINGER, O_FANOUT,
-	       O_HOPS, O_CONNS, O_STATS, O_BENCH, O_NETNS, O_JSON };
+	       O_HOPS, O_CONNS, O_STATS, O_BENCH, O_NETNS, O_JSON, O_NOKIDS };
 	static const struct option opts[] = {
 		{ "replay", required_argument, 0, 'r' },
 		{ "semantics", required_argument, 0, 's' },
 		{ "tree", no_argument, 0, O_TREE },
 		{ "no-ids", no_argument, 0, O_NOIDS },
+		{ "no-kernel-ids", no_argument, 0, O_NOKIDS },
 		{ "no-thread", no_argument, 0, O_NOTHREAD },
 		{ "timeout", required_argument, 0, O_TIMEOUT },
 		{ "window", required_argument, 0, O_WINDOW },
@@ -200,6 +203,7 @@ int main(int argc, char **argv)
 			break;
 		case O_TREE: o.format = LINKER_TREE; break;
 		case O_NOIDS: o.no_ids = true; break;
+		case O_NOKIDS: o.no_kernel_ids = true; break;
 		case O_NOTHREAD: o.lk.link_by_thread = false; break;
 		case O_TIMEOUT: o.lk.timeout_ns = (uint64_t)parse_num("--timeout", optarg) * 1000000ull; break;
 		case O_WINDOW: o.lk.window_ns = (uint64_t)parse_num("--window", optarg) * 1000000ull; break;
