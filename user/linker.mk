@@ -44,5 +44,12 @@ $(BUILD)/tests/unit/test_linker: tests/unit/test_linker.c $$(LINKER_STAGE_TEST_O
 	$(CC) $(CFLAGS) -Iuser $< -o $@ $(LINKER_STAGE_TEST_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) $(LDFLAGS)
 TEST_BINS += $(BUILD)/tests/unit/test_linker
 
+# The linker with the kernel's ids blocks (--payload=ids), on recorded streams.
+IDS_ONLY_TEST_OBJS = $(LINKER_STAGE_TEST_OBJS) $(BUILD)/obj/user/observer_record.o $(BUILD)/obj/user/observer_pipeline.o
+$(BUILD)/tests/unit/test_ids_only: tests/unit/test_ids_only.c $$(IDS_ONLY_TEST_OBJS) $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $< -o $@ $(IDS_ONLY_TEST_OBJS) $(COMMON_LIB) -lcmocka $(SEMANTICS_LIBS) -lzstd $(LDFLAGS)
+TEST_BINS += $(BUILD)/tests/unit/test_ids_only
+
 # libFuzzer: message sequences through the linking rules.
 $(eval $(call fuzz_target,fuzz_linker,tests/fuzz/fuzz_linker.c $(LINKER_CORE_SRCS),-lcjson))

@@ -65,7 +65,7 @@ traffic() {
 run() {
 	local m=$1
 	bg_start "OBS_$m" "$OBS" --semantics "$SEM" --payload "$m" --netns "/run/netns/$NS" \
-		--paths --dump --output "$W/dump.$m" --stats --poll-ms 50 --wake-kb 1
+		--paths --dump --output "$W/dump.$m" --record "$W/rec.$m.zst" --stats --poll-ms 50 --wake-kb 1
 	wait_for 60 grep -q "attached" "$TAP_TMP/OBS_$m.log" || { diag "$(tail -n 5 "$TAP_TMP/OBS_$m.log")"; return 1; }
 	traffic
 	sleep 2 # the linker emits a path once its hops are done and lingered
@@ -116,4 +116,6 @@ two=$(jq -c 'select(.root.children | length == 1) | select(.root.children[0].lin
 ok "ids mode: nginx -> backend hops linked under their client request ($two)" test "$two" -ge 16
 e503=$(jq -c 'select(.root.status == 503 and .root.outcome == "error")' "$W/paths.ids" | wc -l)
 ok "ids mode: 503 outcomes from the kernel's status bytes ($e503)" test "$e503" -ge 8
+# IDS_ONLY_KEEP=DIR keeps the two recordings (tests/fixtures/linker/ came from there)
+[[ -n ${IDS_ONLY_KEEP:-} ]] && cp "$W/rec.full.zst" "$W/rec.ids.zst" "$IDS_ONLY_KEEP/"
 done_testing
