@@ -44,6 +44,12 @@ $(BUILD)/tests/tools/xk_agree: tests/tools/xk_agree.c $(SEMANTICS_OBJS) $(XK_INS
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Iuser $^ -o $@ $(SEMANTICS_LIBS) $(OBSERVER_LIBS) $(LDFLAGS)
 
+# Rewrites a recording as --payload=full|ids would have written it (tests/bench/semantics.sh).
+BENCH_BINS += $(BUILD)/tests/tools/xk_stamp
+$(BUILD)/tests/tools/xk_stamp: tests/tools/xk_stamp.c $(SEMANTICS_OBJS) $(BUILD)/obj/user/observer_record.o $(BUILD)/obj/user/observer_pipeline.o $(COMMON_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iuser $^ -o $@ $(SEMANTICS_LIBS) -lzstd $(LDFLAGS)
+
 # libFuzzer targets: the JSON loader+validator, and each framer (with extraction and
 # the kernel interpreter's C reference on every frame).
 FUZZ_SEM_SRCS := $(SEMANTICS_SRCS) common/json.c
