@@ -44,6 +44,9 @@ struct health {
 	uint64_t rng;
 	struct health_stats st;
 	struct insitu_report rep;
+	health_close_fn on_close;
+	void *on_close_arg;
+	bool closing;
 };
 
 void health_cfg_defaults(struct health_cfg *c)
@@ -109,6 +112,12 @@ void health_free(struct health *h)
 const struct health_stats *health_stats(const struct health *h) { return &h->st; }
 uint64_t health_cfg_window(const struct health *h) { return h->cfg.window_ns; }
 const struct health_cfg *health_cfg_of(const struct health *h) { return &h->cfg; }
+
+void health_on_close(struct health *h, health_close_fn fn, void *arg)
+{
+	h->on_close = fn;
+	h->on_close_arg = arg;
+}
 
 static uint32_t pair_hash(const struct health *h, const char *o, const char *s)
 {
@@ -327,6 +336,11 @@ static unsigned close_window(struct health *h)
 	bool stall;
 
 	h->st.windows++;
+	if (h->on_close && !h->closing) {
+		h->closing = true; /* its health_waiting() calls belong to this window */
+		h->on_close(h->on_close_arg);
+		h->closing = false;
+	}
 	for (i = 0; i < h->used_hwm; i++) {
 		struct pair *p = &h->pairs[i];
 		if (p->obs && p->n_lat) {
@@ -396,8 +410,17 @@ static struct pair *evidence(struct health *h, const char *o, const char *s, uin
 void health_exchange(struct health *h, const char *observer, const char *subject, uint64_t t,
 		     uint64_t latency_ns, enum health_outcome outcome)
 {
-	struct pair *p = evidence(h, observer, subject, t);
+	struct pair *p;
 
+	/* Evidence about a moment before the previous window belongs to reports already
+	 * sent (a request path is delivered once all of it is done, which can be
+	 * seconds after a part of it failed): counting it now would date a fault that
+	 * is over into windows where everything is fine again. */
+	if (h->win_end && t + 2 * h->cfg.window_ns < h->win_end) {
+		h->st.stale++;
+		return;
+	}
+	p = evidence(h, observer, subject, t);
 	if (!p)
 		return;
 	h->st.exchanges++;

@@ -76,6 +76,7 @@ struct health_stats {
 	uint64_t windows, reports;
 	uint64_t host_stalls;   /* windows in which most pairs were slow at once (not blamed) */
 	uint64_t pairs_dropped; /* evidence dropped: pair table full */
+	uint64_t stale;         /* exchanges dated before the previous window: not counted */
 	uint32_t pairs;         /* pairs tracked now */
 };
 
@@ -102,7 +103,8 @@ struct health *health_new(const struct health_cfg *cfg, health_emit_fn emit, voi
 void health_free(struct health *h);
 
 /* One completed exchange: its own latency (children excluded) and outcome.  t is
- * the event time at which it completed.  latency_ns HEALTH_NO_LATENCY: an exchange
+ * the event time at which it completed (a timeout: when it became one); one dated
+ * before the previous window is stale (counted, not judged).  latency_ns HEALTH_NO_LATENCY: an exchange
  * that counts (errors, timeouts) but says nothing about its latency (it ended
  * unanswered, and not by its own fault). */
 #define HEALTH_NO_LATENCY UINT64_MAX
@@ -110,7 +112,7 @@ void health_exchange(struct health *h, const char *observer, const char *subject
 		     uint64_t latency_ns, enum health_outcome outcome);
 
 /* A request of observer to subject still waiting after age_ns (at time t).  Call it
- * for each waiting request just before health_tick() closes a window. */
+ * for each waiting request from the health_on_close() callback. */
 void health_waiting(struct health *h, const char *observer, const char *subject, uint64_t t,
 		    uint64_t age_ns);
 
@@ -121,9 +123,15 @@ void health_signal(struct health *h, const char *observer, const char *subject, 
  * one report per pair with evidence.  Returns the number of reports emitted. */
 unsigned health_tick(struct health *h, uint64_t now);
 
-/* True when the next health_tick(now) would close a window: the moment to feed
- * health_waiting() for requests still outstanding. */
+/* True when the next health_tick(now) would close a window. */
 bool health_window_due(const struct health *h, uint64_t now);
+
+/* Called as each window closes, before it is judged: the moment to feed
+ * health_waiting() for the requests still outstanding.  Windows close from
+ * health_tick() or from evidence dated past the window's end, whichever comes
+ * first, so this is the one place that sees every close (live and replay alike). */
+typedef void (*health_close_fn)(void *arg);
+void health_on_close(struct health *h, health_close_fn fn, void *arg);
 
 const struct health_stats *health_stats(const struct health *h);
 uint64_t health_cfg_window(const struct health *h);

@@ -12,10 +12,6 @@
 
 #include "timeutil.h"
 
-/* A request whose child failed less than this long ago is between two attempts,
- * not stuck on its own: a retry timer is that child's failure's consequence. */
-#define RETRY_GRACE_NS 1000000000ull
-
 /* Sockets whose owner (the process that called connect) we remember, so that TCP
  * state changes seen in softirq context (no meaningful pid) are charged to the right
  * observer.  Direct-mapped: a collision replaces the older entry (counted). */
@@ -267,8 +263,15 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 		return;
 	t = c->t_resp_end ? c->t_resp_end : s->t_resp_end ? s->t_resp_end
 		: c->t_gave_up ? c->t_gave_up : h->done_at;
-	if (flags & LK_F_TIMEOUT)
+	if (flags & LK_F_TIMEOUT) {
 		out = HEALTH_TIMED_OUT;
+		/* it became a timeout for the health windows (and was reported waiting
+		 * as such) long before the linker gave up on it */
+		uint64_t from = c->state != LK_SIDE_ABSENT ? c->t_req_start : s->t_req_end;
+		uint64_t when = from + health_cfg_of(hs->h)->timeout_ns;
+		if (from && when < t)
+			t = when;
+	}
 	else if (hop_failed(h))
 		out = HEALTH_FAILED;
 	/* A failure that comes from below is the children's, not this hop's: a proxy
@@ -310,13 +313,15 @@ static void open_hop(const struct lk_hop *h, void *arg)
 
 	if (h->oneway)
 		return;
-	/* Waiting on a child that is itself waiting, or retrying one that just failed
-	 * (a resolver between two attempts at a silent upstream): the child's business. */
+	/* Waiting on a child that is itself waiting, or on a request whose upstream
+	 * already failed it once (a resolver between two attempts at a silent upstream,
+	 * or still sorting out its answer after the upstream came back): the child's
+	 * business.  Requests that met no upstream failure still show a stuck caller. */
 	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling) {
 		if (k->side[LK_CLIENT].state == LK_SIDE_OPEN || k->side[LK_SERVER].state == LK_SIDE_OPEN)
 			return;
-		uint64_t g = gave_up_at(k);
-		if (g && g + RETRY_GRACE_NS >= hs->ev_now && hop_failed(k))
+		/* given up on unanswered (failed, or its answer still in flight) */
+		if (gave_up_at(k) && !k->side[LK_CLIENT].t_resp_end && !abandoned(k))
 			return;
 	}
 	if (c->state == LK_SIDE_OPEN)
@@ -476,17 +481,23 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 		udp_refused(hs, ev);
 }
 
+/* health_on_close(): every window, live or replayed, is judged with the requests
+ * still outstanding when it closes. */
+static void window_closing(void *arg)
+{
+	struct health_sink *hs = arg;
+
+	if (hs->lk)
+		lk_foreach_open(hs->lk, open_hop, hs);
+}
+
 static void flush(void *ctx)
 {
 	struct health_sink *hs = ctx;
 
 	if (hs->live)
 		hs->now = mono_ns();
-	if (health_window_due(hs->h, hs->now)) {
-		if (hs->lk)
-			lk_foreach_open(hs->lk, open_hop, hs);
-		health_tick(hs->h, hs->now);
-	}
+	health_tick(hs->h, hs->now);
 	if (hs->rep)
 		reporter_flush(hs->rep, mono_ns());
 	if (hs->print)
@@ -505,6 +516,8 @@ struct health_sink *health_sink_new(struct names *names, const struct health_cfg
 	hs->print = print;
 	hs->live = live;
 	hs->h = health_new(cfg, emit, hs);
+	if (hs->h)
+		health_on_close(hs->h, window_closing, hs);
 	hs->owners = calloc(OWNER_SLOTS, sizeof(*hs->owners));
 	if (!hs->h || !hs->owners) {
 		health_sink_free(hs);
