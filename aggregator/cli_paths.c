@@ -144,6 +144,19 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* An integer option argument within [lo, hi]: 0, or -1 after saying what was expected. */
+static int int_arg(const char *opt, const char *expected, long lo, long hi, long *out)
+{
+	char *end;
+	long v = strtol(optarg, &end, 10);
+	if (!*optarg || *end || v < lo || v > hi) {
+		fprintf(stderr, "insitu paths: %s %s: expected %s from %ld to %ld\n", opt, optarg, expected, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int cli_paths(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -153,7 +166,7 @@ int cli_paths(struct cli *cli, int argc, char **argv)
 	const char *join = NULL;
 	long recent = 0, wait = -1;
 	int o, json = cli->json, peers = 1, rc = 0;
-	char *end, err[512];
+	char err[512];
 	cJSON *req, *ans;
 
 	optind = 1;
@@ -163,11 +176,8 @@ int cli_paths(struct cli *cli, int argc, char **argv)
 			join = optarg;
 			break;
 		case 'r':
-			recent = strtol(optarg, &end, 10);
-			if (*end || recent < 1 || recent > 1000) {
-				fprintf(stderr, "insitu paths: --recent %s: expected a count from 1 to 1000\n", optarg);
+			if (int_arg("--recent", "a count", 1, 1000, &recent))
 				return 2;
-			}
 			break;
 		case 'j':
 			json = 1;
@@ -176,11 +186,8 @@ int cli_paths(struct cli *cli, int argc, char **argv)
 			peers = 0;
 			break;
 		case 'w':
-			wait = strtol(optarg, &end, 10);
-			if (*end || wait < 0 || wait > 10000) {
-				fprintf(stderr, "insitu paths: --wait %s: expected milliseconds from 0 to 10000\n", optarg);
+			if (int_arg("--wait", "milliseconds", 0, 10000, &wait))
 				return 2;
-			}
 			break;
 		case 'h':
 			paths_usage(stdout);

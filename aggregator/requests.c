@@ -148,9 +148,25 @@ static int op_register(struct req *q)
 	return 0;
 }
 
-static int op_submit(struct req *q)
+/* The registration named by the request's "handle" (register's answer), or NULL after
+ * answering the error: shared by every write that says who it comes from. */
+static const struct registration *registration_of(struct req *q)
 {
 	const cJSON *h = cJSON_GetObjectItemCaseSensitive(q->j, "handle");
+	const struct registration *reg;
+
+	if (!cJSON_IsNumber(h) || h->valuedouble < 0 || h->valuedouble != floor(h->valuedouble)) {
+		bad(q, "bad_request", "\"handle\": expected the integer returned by \"register\"");
+		return NULL;
+	}
+	reg = registry_get(&q->d->reg, (uint64_t)h->valuedouble);
+	if (!reg)
+		bad(q, "unknown_handle", "handle %.0f is not registered (use \"register\" first)", h->valuedouble);
+	return reg;
+}
+
+static int op_submit(struct req *q)
+{
 	const cJSON *one = cJSON_GetObjectItemCaseSensitive(q->j, "report");
 	const cJSON *many = cJSON_GetObjectItemCaseSensitive(q->j, "reports"), *it;
 	const struct registration *reg;
@@ -158,12 +174,8 @@ static int op_submit(struct req *q)
 	char err[200];
 	int n = 0, i = 0;
 
-	if (!cJSON_IsNumber(h) || h->valuedouble < 0 || h->valuedouble != floor(h->valuedouble))
-		return bad(q, "bad_request", "\"handle\": expected the integer returned by \"register\"");
-	reg = registry_get(&q->d->reg, (uint64_t)h->valuedouble);
-	if (!reg)
-		return bad(q, "unknown_handle", "handle %.0f is not registered (use \"register\" first)",
-			   h->valuedouble);
+	if (!(reg = registration_of(q)))
+		return -1;
 	if (!!one == !!many)
 		return bad(q, "bad_request", "expected exactly one of \"report\" (object) or \"reports\" (array)");
 	if (many && (!cJSON_IsArray(many) || (n = cJSON_GetArraySize(many)) < 1 || n > INSITUD_BATCH_MAX))
@@ -210,16 +222,11 @@ static struct segments *segs_of(struct req *q)
 
 static int op_submit_paths(struct req *q)
 {
-	const cJSON *h = cJSON_GetObjectItemCaseSensitive(q->j, "handle");
 	const struct registration *reg;
 	struct segments *g;
 
-	if (!cJSON_IsNumber(h) || h->valuedouble < 0 || h->valuedouble != floor(h->valuedouble))
-		return bad(q, "bad_request", "\"handle\": expected the integer returned by \"register\"");
-	reg = registry_get(&q->d->reg, (uint64_t)h->valuedouble);
-	if (!reg)
-		return bad(q, "unknown_handle", "handle %.0f is not registered (use \"register\" first)",
-			   h->valuedouble);
+	if (!(reg = registration_of(q)))
+		return -1;
 	if (!(g = segs_of(q)))
 		return -1;
 	char e[sizeof q->err];

@@ -49,8 +49,7 @@ void segstore_fini(struct segstore *s)
 
 /* --- validation ------------------------------------------------------------------- */
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
+int seg_fail(char *err, size_t n, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -74,7 +73,7 @@ static int side_valid(const cJSON *hop, const char *name, const char *where, cha
 {
 	const cJSON *s = GET(hop, name);
 	if (!cJSON_IsObject(s) || !cJSON_IsBool(GET(s, "seen")))
-		return fail(err, n, "%s.%s: expected an object with a boolean \"seen\"", where, name);
+		return seg_fail(err, n, "%s.%s: expected an object with a boolean \"seen\"", where, name);
 	return 0;
 }
 
@@ -87,19 +86,19 @@ static int hop_valid(const cJSON *h, unsigned depth, unsigned *hops, char *where
 	int i = 0;
 
 	if (!cJSON_IsObject(h))
-		return fail(err, n, "%s: expected a hop object", where);
+		return seg_fail(err, n, "%s: expected a hop object", where);
 	if (++*hops > SEG_HOPS_MAX)
-		return fail(err, n, "%s: more than %d hops in one path", where, SEG_HOPS_MAX);
+		return seg_fail(err, n, "%s: more than %d hops in one path", where, SEG_HOPS_MAX);
 	if (depth >= SEG_DEPTH_MAX) /* (the field's name would be 800 bytes long) */
-		return fail(err, n, "root: nested deeper than %d hops", SEG_DEPTH_MAX);
+		return seg_fail(err, n, "root: nested deeper than %d hops", SEG_DEPTH_MAX);
 	if (!cJSON_IsString(k) || !key_valid(k->valuestring))
-		return fail(err, n, "%s.join: expected a key of 1-%d bytes without spaces", where, SEG_KEY_MAX - 1);
+		return seg_fail(err, n, "%s.join: expected a key of 1-%d bytes without spaces", where, SEG_KEY_MAX - 1);
 	if (side_valid(h, "client", where, err, n) || side_valid(h, "server", where, err, n))
 		return -1;
 	if (!ch)
 		return 0;
 	if (!cJSON_IsArray(ch))
-		return fail(err, n, "%s.children: expected an array of hops", where);
+		return seg_fail(err, n, "%s.children: expected an array of hops", where);
 	cJSON_ArrayForEach(c, ch) {
 		snprintf(where + base, wlen - base, ".children[%d]", i++);
 		if (hop_valid(c, depth + 1, hops, where, wlen, err, n))
@@ -115,9 +114,9 @@ int seg_validate(const cJSON *j, char *err, size_t errlen)
 	unsigned hops = 0;
 
 	if (!cJSON_IsObject(j))
-		return fail(err, errlen, "expected a path object");
+		return seg_fail(err, errlen, "expected a path object");
 	if (!GET(j, "root"))
-		return fail(err, errlen, "root: missing (expected the path's first hop)");
+		return seg_fail(err, errlen, "root: missing (expected the path's first hop)");
 	return hop_valid(GET(j, "root"), 0, &hops, where, sizeof where, err, errlen);
 }
 

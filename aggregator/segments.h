@@ -64,6 +64,10 @@ struct segstore {
 int segstore_init(struct segstore *s, unsigned cap, size_t max_bytes, uint64_t max_age_ms);
 void segstore_fini(struct segstore *s);
 
+/* Formats a message into err (n bytes) and returns -1: the error convention of the
+ * segment code (validation here, the socket and peer operations in segments_query.c). */
+int seg_fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Checks that j is a path object as insitu-observer prints it (docs/paths.md): "root"
  * a hop; every hop has a "join" key (1-159 bytes, no spaces or control characters),
  * "client" and "server" objects with a boolean "seen", optional "children" (array of

@@ -3,7 +3,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,16 +68,6 @@ void segments_free(struct segments *g)
 
 struct segstore *segments_store(struct segments *g) { return &g->store; }
 
-static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* --- submit_paths ----------------------------------------------------------------- */
 
 int segments_op_submit(struct segments *g, const char *observer, const cJSON *req, cJSON *ans, char *err,
@@ -90,12 +79,12 @@ int segments_op_submit(struct segments *g, const char *observer, const cJSON *re
 
 	if (!cJSON_IsArray(a) || (n = cJSON_GetArraySize(a)) < 1 || n > SEGQ_SUBMIT_MAX) {
 		g->submit_bad++;
-		return fail(err, errlen, "\"paths\": expected an array of 1-%d path objects", SEGQ_SUBMIT_MAX);
+		return seg_fail(err, errlen, "\"paths\": expected an array of 1-%d path objects", SEGQ_SUBMIT_MAX);
 	}
 	cJSON_ArrayForEach(it, a) {
 		if (seg_validate(it, e, sizeof e)) {
 			g->submit_bad++;
-			return fail(err, errlen, "paths[%d].%s", i, e);
+			return seg_fail(err, errlen, "paths[%d].%s", i, e);
 		}
 		i++;
 	}
@@ -276,25 +265,25 @@ static int parse_paths_req(const cJSON *req, char *join, unsigned *recent, int *
 	const cJSON *j = GET(req, "join"), *r = GET(req, "recent"), *p = GET(req, "peers"), *w = GET(req, "wait_ms");
 
 	if (j && r)
-		return fail(err, errlen, "expected one of \"join\" (a key) or \"recent\" (a count), not both");
+		return seg_fail(err, errlen, "expected one of \"join\" (a key) or \"recent\" (a count), not both");
 	if (j) {
 		if (!cJSON_IsString(j) || !*j->valuestring || strlen(j->valuestring) >= SEG_KEY_MAX)
-			return fail(err, errlen, "\"join\": expected a join key of 1-%d bytes", SEG_KEY_MAX - 1);
+			return seg_fail(err, errlen, "\"join\": expected a join key of 1-%d bytes", SEG_KEY_MAX - 1);
 		strcpy(join, j->valuestring);
 	} else {
 		*recent = 10;
 		if (r && (!cJSON_IsNumber(r) || r->valuedouble < 1 || r->valuedouble > SEGQ_RECENT_MAX ||
 			  r->valuedouble != floor(r->valuedouble)))
-			return fail(err, errlen, "\"recent\": expected an integer from 1 to %d", SEGQ_RECENT_MAX);
+			return seg_fail(err, errlen, "\"recent\": expected an integer from 1 to %d", SEGQ_RECENT_MAX);
 		if (r)
 			*recent = (unsigned)r->valuedouble;
 	}
 	if (p && !cJSON_IsBool(p))
-		return fail(err, errlen, "\"peers\": expected true or false");
+		return seg_fail(err, errlen, "\"peers\": expected true or false");
 	*use_peers = !p || cJSON_IsTrue(p);
 	*wait_ms = SEGQ_WAIT_MS;
 	if (w && (!cJSON_IsNumber(w) || w->valuedouble < 0 || w->valuedouble > SEGQ_WAIT_MAX_MS))
-		return fail(err, errlen, "\"wait_ms\": expected milliseconds from 0 to %d", SEGQ_WAIT_MAX_MS);
+		return seg_fail(err, errlen, "\"wait_ms\": expected milliseconds from 0 to %d", SEGQ_WAIT_MAX_MS);
 	if (w)
 		*wait_ms = (unsigned)w->valuedouble;
 	return 0;
@@ -316,11 +305,11 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 	q_expire(g, now_ms);
 	if (qid) {
 		if (!cJSON_IsNumber(qid) || qid->valuedouble < 1)
-			return fail(err, errlen, "\"query\": expected the id of a pending query");
+			return seg_fail(err, errlen, "\"query\": expected the id of a pending query");
 		q = q_find(g, (uint64_t)qid->valuedouble, &slot);
 		if (!q) {
 			*code = "not_found";
-			return fail(err, errlen, "query %.0f: unknown or expired", qid->valuedouble);
+			return seg_fail(err, errlen, "query %.0f: unknown or expired", qid->valuedouble);
 		}
 		if (q_waiting(q) && now_ms < q->deadline_ms) {
 			pending(ans, q);
@@ -334,7 +323,7 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 		g->q[slot] = NULL;
 		if (find && !found && !missing) {
 			*code = "not_found";
-			return fail(err, errlen, "neither here nor at any peer is a path with join key '%s'", join);
+			return seg_fail(err, errlen, "neither here nor at any peer is a path with join key '%s'", join);
 		}
 		return 0;
 	}
@@ -344,7 +333,7 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 	int find = *join && !segstore_by_hop(&g->store, join), trunc = 0;
 	if (find && (!use_peers || !ps)) {
 		*code = "not_found";
-		return fail(err, errlen, "no stored path has a hop with join key '%s'", join);
+		return seg_fail(err, errlen, "no stored path has a hop with join key '%s'", join);
 	}
 	unresolved = cJSON_CreateArray();
 	if (!find) {
@@ -356,7 +345,7 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 		g->queries_local++;
 		if (find) {
 			*code = "internal";
-			return fail(err, errlen, "out of memory");
+			return seg_fail(err, errlen, "out of memory");
 		}
 		finish(g, NULL, join, recent, ans);
 		return 0;
@@ -502,38 +491,44 @@ int segments_peer_answer(struct segments *g, const char *peer, const uint8_t *pa
 	return 0;
 }
 
-#define NUM(o, k, v) cJSON_AddNumberToObject(o, k, (double)(v))
-
 void segments_stats_json(const struct segments *g, cJSON *o)
 {
 	const struct segstore *s = &g->store;
 	cJSON *x = cJSON_AddObjectToObject(o, "segments");
-	unsigned pending_n = 0;
+	uint64_t pending_n = 0;
 
 	for (int i = 0; i < SEGQ_MAX; i++)
 		pending_n += g->q[i] != NULL;
-	NUM(x, "paths", s->n);
-	NUM(x, "bytes", s->bytes);
-	NUM(x, "paths_max", s->cap);
-	NUM(x, "bytes_max", s->max_bytes);
-	NUM(x, "age_max_ms", s->max_age_ms);
-	NUM(x, "received", s->st.received);
-	NUM(x, "rejected", s->st.rejected + g->submit_bad);
-	NUM(x, "evicted_count", s->st.evicted_count);
-	NUM(x, "evicted_bytes", s->st.evicted_bytes);
-	NUM(x, "evicted_age", s->st.evicted_age);
-	NUM(x, "key_collisions", s->st.key_collisions);
-	NUM(x, "stitched", s->st.stitched);
-	NUM(x, "grafts", s->st.grafts);
-	NUM(x, "queries", g->queries);
-	NUM(x, "queries_local_only", g->queries_local);
-	NUM(x, "queries_pending", pending_n);
-	NUM(x, "queries_dropped", g->queries_dropped);
-	NUM(x, "peers_asked", g->peers_asked);
-	NUM(x, "peer_answers", g->answers);
-	NUM(x, "peer_answers_late", g->answers_late);
-	NUM(x, "peer_paths_invalid", g->answers_bad_paths);
-	NUM(x, "served_queries", g->served);
-	NUM(x, "served_paths", g->served_paths);
-	NUM(x, "served_truncated", g->served_truncated);
+	/* one table, in the order `insitu stats` shows them (docs/aggregator.md) */
+	const struct {
+		const char *name;
+		uint64_t v;
+	} c[] = {
+		{"paths", s->n},
+		{"bytes", s->bytes},
+		{"paths_max", s->cap},
+		{"bytes_max", s->max_bytes},
+		{"age_max_ms", s->max_age_ms},
+		{"received", s->st.received},
+		{"rejected", s->st.rejected + g->submit_bad},
+		{"evicted_count", s->st.evicted_count},
+		{"evicted_bytes", s->st.evicted_bytes},
+		{"evicted_age", s->st.evicted_age},
+		{"key_collisions", s->st.key_collisions},
+		{"stitched", s->st.stitched},
+		{"grafts", s->st.grafts},
+		{"queries", g->queries},
+		{"queries_local_only", g->queries_local},
+		{"queries_pending", pending_n},
+		{"queries_dropped", g->queries_dropped},
+		{"peers_asked", g->peers_asked},
+		{"peer_answers", g->answers},
+		{"peer_answers_late", g->answers_late},
+		{"peer_paths_invalid", g->answers_bad_paths},
+		{"served_queries", g->served},
+		{"served_paths", g->served_paths},
+		{"served_truncated", g->served_truncated},
+	};
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+		cJSON_AddNumberToObject(x, c[i].name, (double)c[i].v);
 }

@@ -284,139 +284,130 @@ static cJSON *submit(struct segments *g, const char *obs, cJSON *p)
 	return ans;
 }
 
+/* One "paths" request r to g at now: asserts the return code, gives the answer (the
+ * caller deletes it) and the error code. */
+static const char *last_code;
+static cJSON *ask(struct segments *g, struct peers *ps, const cJSON *r, uint64_t now, int rc)
+{
+	cJSON *ans = cJSON_CreateObject();
+	char err[300];
+	assert_int_equal(segments_op_paths(g, ps, r, ans, &last_code, err, sizeof err, now), rc);
+	return ans;
+}
+
+/* Polls pending query qid. */
+static cJSON *poll_query(struct segments *g, struct peers *ps, int qid, uint64_t now, int rc)
+{
+	char txt[64];
+	snprintf(txt, sizeof txt, "{\"op\":\"paths\",\"query\":%d}", qid);
+	cJSON *pr = req(txt), *ans = ask(g, ps, pr, now, rc);
+	cJSON_Delete(pr);
+	return ans;
+}
+
+/* Starts a query that must wait for the peer: its id. */
+static int ask_pending(struct segments *g, struct peers *ps, const cJSON *r, uint64_t now)
+{
+	cJSON *ans = ask(g, ps, r, now, 0);
+	assert_true(cJSON_IsTrue(GET(ans, "pending")));
+	int qid = GET(ans, "query")->valueint;
+	cJSON_Delete(ans);
+	return qid;
+}
+
+/* The peer at (its store gb, its name) serves the last SEGQ sent and g takes the SEGR. */
+static void peer_answers(struct segments *gb, const char *name, struct segments *g)
+{
+	size_t len = 0;
+	char *segr = segments_peer_serve(gb, (const uint8_t *)last_segq, strlen(last_segq), &len);
+	assert_non_null(segr);
+	assert_int_equal(segments_peer_answer(g, name, (const uint8_t *)segr, len), 0);
+	free(segr);
+}
+
 static void query_flow(void **st)
 {
 	struct segments *g = segments_new(), *gb = segments_new();
 	struct peers *ps = (struct peers *)&peer_up; /* only passed through to the stub */
-	const char *code;
-	char err[300];
 	cJSON *ans, *r;
+	size_t len = 0;
+	int qid;
 
 	cJSON_Delete(submit(g, "A", front()));
 	cJSON_Delete(submit(gb, "B", back()));
 
 	/* no peers: local answer, not partial (nobody could have more) */
 	r = req("{\"op\":\"paths\",\"recent\":5}");
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, NULL, r, ans, &code, err, sizeof err, 10), 0);
+	ans = ask(g, NULL, r, 10, 0);
 	assert_false(cJSON_IsTrue(GET(ans, "partial")));
 	assert_int_equal(cJSON_GetArraySize(GET(ans, "paths")), 1);
 	cJSON_Delete(ans);
 
 	/* the peer down: answered at once, partial */
 	peer_up = 0;
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 10), 0);
+	ans = ask(g, ps, r, 10, 0);
 	assert_true(cJSON_IsTrue(GET(ans, "partial")));
 	assert_string_equal(cJSON_GetArrayItem(GET(ans, "peers_unavailable"), 0)->valuestring, "b");
 	cJSON_Delete(ans);
 
 	/* the peer up: pending; b serves the SEGQ; its answer comes back; joined */
 	peer_up = 1;
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 10), 0);
-	assert_true(cJSON_IsTrue(GET(ans, "pending")));
-	int qid = GET(ans, "query")->valueint;
-	cJSON_Delete(ans);
+	qid = ask_pending(g, ps, r, 10);
 	assert_non_null(strstr(last_segq, "\"k2\""));
-	size_t len = 0;
-	char *segr = segments_peer_serve(gb, (const uint8_t *)last_segq, strlen(last_segq), &len);
-	assert_non_null(segr);
-	assert_non_null(strstr(segr, "\"k3\""));
-	assert_int_equal(segments_peer_answer(g, "b", (const uint8_t *)segr, len), 0);
-	free(segr);
-	char poll[64];
-	snprintf(poll, sizeof poll, "{\"op\":\"paths\",\"query\":%d}", qid);
-	cJSON *pr = req(poll);
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 11), 0);
+	peer_answers(gb, "b", g);
+	ans = poll_query(g, ps, qid, 11, 0);
 	assert_false(cJSON_IsTrue(GET(ans, "pending")));
 	assert_false(cJSON_IsTrue(GET(ans, "partial")));
 	cJSON *leaf = cJSON_GetArrayItem(GET(GET(cJSON_GetArrayItem(GET(ans, "paths"), 0), "root"), "children"), 0);
 	assert_string_equal(GET(GET(leaf, "joined"), "peer")->valuestring, "b");
 	cJSON_Delete(ans);
 	/* the query is gone once answered */
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 12), -1);
-	assert_string_equal(code, "not_found");
-	cJSON_Delete(ans);
-	cJSON_Delete(pr);
+	cJSON_Delete(poll_query(g, ps, qid, 12, -1));
+	assert_string_equal(last_code, "not_found");
 
 	/* the peer silent: pending until the wait is over, then partial "no_answer" */
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 100), 0);
-	qid = GET(ans, "query")->valueint;
-	cJSON_Delete(ans);
-	snprintf(poll, sizeof poll, "{\"op\":\"paths\",\"query\":%d}", qid);
-	pr = req(poll);
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 100 + SEGQ_WAIT_MS - 1), 0);
+	qid = ask_pending(g, ps, r, 100);
+	ans = poll_query(g, ps, qid, 100 + SEGQ_WAIT_MS - 1, 0);
 	assert_true(cJSON_IsTrue(GET(ans, "pending")));
 	cJSON_Delete(ans);
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 100 + SEGQ_WAIT_MS), 0);
+	ans = poll_query(g, ps, qid, 100 + SEGQ_WAIT_MS, 0);
 	assert_true(cJSON_IsTrue(GET(ans, "partial")));
 	assert_string_equal(GET(cJSON_GetArrayItem(GET(ans, "peers"), 0), "state")->valuestring, "no_answer");
 	cJSON_Delete(ans);
-	cJSON_Delete(pr);
 	cJSON_Delete(r);
 
 	/* --join with a key stored only at the peer: the peer is asked for its whole path */
 	r = req("{\"op\":\"paths\",\"join\":\"k3\"}");
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, NULL, r, ans, &code, err, sizeof err, 300), -1);
-	assert_string_equal(code, "not_found"); /* no peers: nobody else to ask */
-	cJSON_Delete(ans);
+	cJSON_Delete(ask(g, NULL, r, 300, -1));
+	assert_string_equal(last_code, "not_found"); /* no peers: nobody else to ask */
 	peer_up = 0;
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 300), 0);
+	ans = ask(g, ps, r, 300, 0);
 	assert_true(cJSON_IsTrue(GET(ans, "partial")));
 	assert_int_equal(cJSON_GetArraySize(GET(ans, "paths")), 0);
 	cJSON_Delete(ans);
 	peer_up = 1;
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 300), 0);
-	qid = GET(ans, "query")->valueint;
-	cJSON_Delete(ans);
+	qid = ask_pending(g, ps, r, 300);
 	assert_non_null(strstr(last_segq, "\"find\":\"k3\""));
-	segr = segments_peer_serve(gb, (const uint8_t *)last_segq, strlen(last_segq), &len);
-	assert_int_equal(segments_peer_answer(g, "b", (const uint8_t *)segr, len), 0);
-	free(segr);
-	snprintf(poll, sizeof poll, "{\"op\":\"paths\",\"query\":%d}", qid);
-	pr = req(poll);
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 301), 0);
+	peer_answers(gb, "b", g);
+	ans = poll_query(g, ps, qid, 301, 0);
 	cJSON *fp = cJSON_GetArrayItem(GET(ans, "paths"), 0);
 	assert_string_equal(GET(GET(fp, "root"), "join")->valuestring, "k2");
 	assert_string_equal(GET(fp, "peer")->valuestring, "b");
 	assert_false(cJSON_IsTrue(GET(ans, "partial")));
 	cJSON_Delete(ans);
-	cJSON_Delete(pr);
 	cJSON_Delete(r);
 	/* ... and a key nobody has: not_found once the peer said so */
 	r = req("{\"op\":\"paths\",\"join\":\"nowhere\"}");
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 400), 0);
-	qid = GET(ans, "query")->valueint;
-	cJSON_Delete(ans);
-	segr = segments_peer_serve(gb, (const uint8_t *)last_segq, strlen(last_segq), &len);
-	assert_int_equal(segments_peer_answer(g, "b", (const uint8_t *)segr, len), 0);
-	free(segr);
-	snprintf(poll, sizeof poll, "{\"op\":\"paths\",\"query\":%d}", qid);
-	pr = req(poll);
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, pr, ans, &code, err, sizeof err, 401), -1);
-	assert_string_equal(code, "not_found");
-	cJSON_Delete(ans);
-	cJSON_Delete(pr);
+	qid = ask_pending(g, ps, r, 400);
+	peer_answers(gb, "b", g);
+	cJSON_Delete(poll_query(g, ps, qid, 401, -1));
+	assert_string_equal(last_code, "not_found");
 	cJSON_Delete(r);
 
 	/* bad requests */
 	r = req("{\"op\":\"paths\",\"join\":\"k1\",\"recent\":3}");
-	ans = cJSON_CreateObject();
-	assert_int_equal(segments_op_paths(g, ps, r, ans, &code, err, sizeof err, 200), -1);
-	assert_string_equal(code, "bad_request");
-	cJSON_Delete(ans);
+	cJSON_Delete(ask(g, ps, r, 200, -1));
+	assert_string_equal(last_code, "bad_request");
 	cJSON_Delete(r);
 	/* malformed peer payloads are refused (the caller drops the connection) */
 	assert_null(segments_peer_serve(gb, (const uint8_t *)"{\"keys\":1}", 10, &len));
