@@ -398,9 +398,9 @@ void stages_print_stats(const struct stages *s, FILE *out, bool json)
 				"{\"exchanges\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"timed_out\":%" PRIu64
 				",\"waiting\":%" PRIu64 ",\"signals\":%" PRIu64 ",\"windows\":%" PRIu64
 				",\"reports\":%" PRIu64 ",\"host_stalls\":%" PRIu64
-				",\"pairs\":%u,\"pairs_dropped\":%" PRIu64 "}",
+				",\"pairs\":%u,\"pairs_dropped\":%" PRIu64 ",\"stale\":%" PRIu64 "}",
 				h->exchanges, h->failed, h->timed_out, h->waiting, h->signals, h->windows,
-				h->reports, h->host_stalls, h->pairs, h->pairs_dropped);
+				h->reports, h->host_stalls, h->pairs, h->pairs_dropped, h->stale);
 		else
 			fputs("null", out);
 		fprintf(out, ",\"reporter\":");
@@ -423,16 +423,17 @@ void stages_print_stats(const struct stages *s, FILE *out, bool json)
 		fprintf(out,
 			"health: exchanges %" PRIu64 " failed %" PRIu64 " timed_out %" PRIu64
 			" waiting %" PRIu64 " signals %" PRIu64 " windows %" PRIu64 " reports %" PRIu64
-			" host_stalls %" PRIu64 " pairs %u pairs_dropped %" PRIu64 "\n",
+			" host_stalls %" PRIu64 " pairs %u pairs_dropped %" PRIu64 " stale %" PRIu64 "\n",
 			h->exchanges, h->failed, h->timed_out, h->waiting, h->signals, h->windows,
-			h->reports, h->host_stalls, h->pairs, h->pairs_dropped);
+			h->reports, h->host_stalls, h->pairs, h->pairs_dropped, h->stale);
 	if (s->hs) {
 		const struct health_sink_stats *hss = health_sink_stats(s->hs);
 		fprintf(out,
 			"health_sink: hops %" PRIu64 " skipped %" PRIu64 " signals %" PRIu64
-			" owners_unknown %" PRIu64 " owner_evictions %" PRIu64 " held_back %" PRIu64 "\n",
+			" owners_unknown %" PRIu64 " owner_evictions %" PRIu64 " held_back %" PRIu64
+			" udp_refused %" PRIu64 "\n",
 			hss->hops, hss->hops_skipped, hss->signals, hss->owners_unknown,
-			hss->owner_evictions, hss->held_back);
+			hss->owner_evictions, hss->held_back, hss->udp_refused);
 	}
 	if (r)
 		fprintf(out,
