@@ -132,6 +132,45 @@ static int num_u64(const struct json_value *v, uint64_t *out)
 	return 0;
 }
 
+/* "Segments": every member a known limit within its range (the store's memory is the
+ * operator's to size; a typo must not silently leave a default in place). */
+static int segments_limits_parse(const struct json_value *o, struct segments_limits *l, const char *path,
+				 char *err, size_t errlen)
+{
+	const struct {
+		const char *key, *unit;
+		uint64_t lo, hi, scale, *dst;
+	} keys[] = {
+		{"MaxPaths", "paths", 1, 10000000, 1, &l->paths},
+		{"MaxBytes", "bytes", 4096, 1ull << 36, 1, &l->bytes},
+		{"MaxAgeSeconds", "seconds", 1, 86400, 1000, &l->age_ms},
+		{"MaxStitchBytes", "bytes", 4096, 1ull << 30, 1, &l->stitch_bytes},
+		{"MaxAnswerBytes", "bytes", 4096, 1ull << 30, 1, &l->reply_bytes},
+		{"MaxPeerAnswerBytes", "bytes", 4096, SEGQ_PEER_ANSWER_LIMIT, 1, &l->peer_answer_bytes},
+	};
+	for (size_t i = 0; i < o->u.object.n; i++) {
+		const struct json_member *m = &o->u.object.members[i];
+		size_t k = 0;
+		uint64_t u;
+		while (k < sizeof keys / sizeof keys[0] && strcmp(keys[k].key, m->key))
+			k++;
+		if (k == sizeof keys / sizeof keys[0]) {
+			snprintf(err, errlen, "%s:%d:%d: \"Segments\": unknown key \"%s\" (expected MaxPaths, MaxBytes, "
+				 "MaxAgeSeconds, MaxStitchBytes, MaxAnswerBytes or MaxPeerAnswerBytes)",
+				 path, m->key_pos.line, m->key_pos.col, m->key);
+			return -1;
+		}
+		if (num_u64(m->value, &u) || !m->value->u.number.is_int || u < keys[k].lo || u > keys[k].hi) {
+			snprintf(err, errlen, "%s:%d:%d: \"%s\": expected an integer number of %s from %llu to %llu",
+				 path, m->value->pos.line, m->value->pos.col, m->key, keys[k].unit,
+				 (unsigned long long)keys[k].lo, (unsigned long long)keys[k].hi);
+			return -1;
+		}
+		*keys[k].dst = u * keys[k].scale;
+	}
+	return 0;
+}
+
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
 	char *text;
@@ -323,6 +362,11 @@ int config_parse(struct config *c, const char *text, size_t len, const char *pat
 			if (v->type != JSON_NUMBER || v->u.number.num < 0 || v->u.number.num > 86400)
 				BAD(v, "\"ClientIdleTimeout\": expected seconds (0 = never, at most 86400)");
 			c->client_idle_ms = (unsigned)(v->u.number.num * 1000);
+		} else if (!strcmp(k, "Segments")) {
+			if (v->type != JSON_OBJECT)
+				BAD(v, "\"Segments\": expected {\"MaxPaths\": N, \"MaxBytes\": N, ...} (docs/aggregator.md)");
+			if (segments_limits_parse(v, &c->segs, path, err, errlen))
+				goto out;
 		} else if (!strcmp(k, "DumpMemUsage")) {
 			/* accepted for compatibility with Panorama configs; unused */
 		} else {

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "segments_query.h"
 #include "store.h"
 
 #define CFG_ID_MAX 64
@@ -53,6 +54,10 @@ struct config {
 	unsigned client_idle_ms;      /* ClientIdleTimeout: a client that sent no
 				       * complete request this long after connecting is
 				       * closed (30 s; 0 = never) */
+	struct segments_limits segs;  /* Segments {MaxPaths, MaxBytes, MaxAgeSeconds,
+				       * MaxStitchBytes, MaxAnswerBytes,
+				       * MaxPeerAnswerBytes}: the path segment store
+				       * (issue 4); 0 = default */
 };
 
 void config_defaults(struct config *c);

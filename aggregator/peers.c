@@ -611,7 +611,7 @@ static void handle_segments(struct conn *c, const struct frame *f)
 	char *ans;
 	size_t len = 0;
 
-	if (!d->segs && !(d->segs = segments_new()))
+	if (!d->segs && !(d->segs = segments_new(&d->cfg.segs)))
 		return;
 	if ((f->type == FRAME_SEGQ) == c->outgoing) {
 		c->ps->malformed++;

@@ -215,7 +215,7 @@ static int op_submit(struct req *q)
 /* Path segments (segments_query.h): created on first use. */
 static struct segments *segs_of(struct req *q)
 {
-	if (!q->d->segs && !(q->d->segs = segments_new()))
+	if (!q->d->segs && !(q->d->segs = segments_new(&q->d->cfg.segs)))
 		bad(q, "internal", "out of memory");
 	return q->d->segs;
 }

@@ -15,6 +15,7 @@ int segstore_init(struct segstore *s, unsigned cap, size_t max_bytes, uint64_t m
 	s->cap = cap ? cap : SEG_PATHS_MAX;
 	s->max_bytes = max_bytes ? max_bytes : SEG_BYTES_MAX;
 	s->max_age_ms = max_age_ms ? max_age_ms : SEG_AGE_MAX_MS;
+	s->max_stitch_bytes = SEG_STITCH_BYTES_MAX;
 	s->next_id = 1;
 	s->ring = calloc(s->cap, sizeof *s->ring);
 	strmap_init(&s->by_hop);
@@ -336,7 +337,7 @@ static cJSON *find_segment(struct stitch *x, const char *k, cJSON **holder, cJSO
 	const cJSON *f;
 	int i = 0;
 
-	if (q && !was_used(x, q->id) && x->bytes + strlen(q->json) > SEG_STITCH_BYTES_MAX) {
+	if (q && !was_used(x, q->id) && x->bytes + strlen(q->json) > x->s->max_stitch_bytes) {
 		x->capped = 1;
 		return NULL;
 	}
@@ -355,7 +356,7 @@ static cJSON *find_segment(struct stitch *x, const char *k, cJSON **holder, cJSO
 		if (!x->fused[i] && cJSON_IsString(rk) && !strcmp(rk->valuestring, k) &&
 		    cJSON_IsFalse(GET(GET(r, "client"), "seen"))) {
 			x->fused[i] = 1;
-			/* (fetched ones are bounded by the query: SEGQ_ANSWER_MAX per peer) */
+			/* (fetched ones are bounded by the query: its peer answer size per peer) */
 			*holder = cJSON_Duplicate(f, 1);
 			if (!*holder)
 				return NULL;

@@ -55,12 +55,14 @@ struct segstore {
 	struct seg_path **ring; /* arrival order, oldest at head */
 	unsigned cap, head, n;
 	size_t bytes, max_bytes;
+	size_t max_stitch_bytes; /* stored JSON grafted into one stitched path */
 	uint64_t max_age_ms, next_id;
 	struct strmap by_hop, by_root, by_leaf;
 	struct seg_stats st;
 };
 
-/* cap 0 / max_bytes 0 / max_age_ms 0: the defaults above.  0 or -1 (memory). */
+/* cap 0 / max_bytes 0 / max_age_ms 0: the defaults above (max_stitch_bytes starts at
+ * SEG_STITCH_BYTES_MAX; the caller may lower or raise it).  0 or -1 (memory). */
 int segstore_init(struct segstore *s, unsigned cap, size_t max_bytes, uint64_t max_age_ms);
 void segstore_fini(struct segstore *s);
 
@@ -95,7 +97,7 @@ const struct seg_path *segstore_nth_newest(const struct segstore *s, unsigned i)
  * each with a "peer" member saying where it came from) grafted in place, marked with
  * "joined": {"observer": ...} or {"peer": ...}.  Keys of leaves nothing continues are
  * appended to unresolved (strings) when it is not NULL.  Adds "observer", "grafts" and
- * "unresolved" to the result (and "capped": true when SEG_STITCH_BYTES_MAX stopped the
+ * "unresolved" to the result (and "capped": true when max_stitch_bytes stopped the
  * grafting).  *bytes (optional) receives about how big its JSON is.  Returns a new
  * object (caller deletes), NULL on memory. */
 struct cJSON *segstore_stitch(struct segstore *s, const struct seg_path *p, const struct cJSON *fetched,

@@ -33,17 +33,30 @@ struct segments {
 	struct segstore store;
 	struct segq *q[SEGQ_MAX];
 	uint64_t next_q;
+	size_t reply_max, answer_max; /* SEGQ_REPLY_MAX, SEGQ_ANSWER_MAX or the operator's */
 	uint64_t queries, queries_local, queries_dropped, peers_asked, answers, answers_late, answers_bad_paths,
 		served, served_paths, served_truncated, submit_bad;
 };
 
-struct segments *segments_new(void)
+struct segments *segments_new(const struct segments_limits *lim)
 {
+	static const struct segments_limits none;
 	struct segments *g = calloc(1, sizeof *g);
-	if (!g || segstore_init(&g->store, 0, 0, 0)) {
+
+	if (!lim)
+		lim = &none;
+	if (!g || segstore_init(&g->store, (unsigned)lim->paths, lim->bytes, lim->age_ms)) {
+		if (g)
+			segstore_fini(&g->store);
 		free(g);
 		return NULL;
 	}
+	if (lim->stitch_bytes)
+		g->store.max_stitch_bytes = lim->stitch_bytes;
+	g->reply_max = lim->reply_bytes ? lim->reply_bytes : SEGQ_REPLY_MAX;
+	g->answer_max = lim->peer_answer_bytes ? lim->peer_answer_bytes : SEGQ_ANSWER_MAX;
+	if (g->answer_max > SEGQ_PEER_ANSWER_LIMIT)
+		g->answer_max = SEGQ_PEER_ANSWER_LIMIT;
 	g->next_q = 1;
 	return g;
 }
@@ -135,7 +148,7 @@ static cJSON *build(struct segments *g, const char *join, unsigned recent, const
 	for (unsigned i = 0; i < n; i++) {
 		size_t bytes = 0;
 		cJSON *p;
-		if (total > SEGQ_REPLY_MAX) { /* the newest paths come first: the oldest are left out */
+		if (total > g->reply_max) { /* the newest paths come first: the oldest are left out */
 			*truncated = 1;
 			break;
 		}
@@ -403,7 +416,7 @@ char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len
 		const struct seg_path *sel[1];
 		if (strlen(find->valuestring) < SEG_KEY_MAX && select_paths(g, find->valuestring, 0, sel)) {
 			cJSON *st = segstore_stitch(&g->store, sel[0], NULL, NULL, &total);
-			if (st && total <= SEGQ_ANSWER_MAX) {
+			if (st && total <= g->answer_max) {
 				cJSON_AddItemToArray(segs, st);
 				g->served_paths++;
 			} else {
@@ -422,7 +435,7 @@ char *segments_peer_serve(struct segments *g, const uint8_t *payload, size_t len
 			continue;
 		st = segstore_stitch(&g->store, p, NULL, NULL, NULL);
 		s = st ? cJSON_PrintUnformatted(st) : NULL;
-		if (s && total + strlen(s) <= SEGQ_ANSWER_MAX) {
+		if (s && total + strlen(s) <= g->answer_max) {
 			total += strlen(s);
 			cJSON_AddItemToArray(segs, st);
 			g->served_paths++;
@@ -471,7 +484,7 @@ int segments_peer_answer(struct segments *g, const char *peer, const uint8_t *pa
 	while ((it = cJSON_DetachItemFromArray(segs, 0))) {
 		char *s = NULL;
 		if (seg_validate(it, e, sizeof e) || !(s = cJSON_PrintUnformatted(it)) ||
-		    q->fetched_bytes + strlen(s) > SEGQ_ANSWER_MAX * SEGQ_PEERS_MAX ||
+		    q->fetched_bytes + strlen(s) > g->answer_max * SEGQ_PEERS_MAX ||
 		    cJSON_GetArraySize(q->fetched) >= SEG_GRAFTS_MAX) {
 			if (!s || seg_validate(it, e, sizeof e))
 				g->answers_bad_paths++;
@@ -509,6 +522,9 @@ void segments_stats_json(const struct segments *g, cJSON *o)
 		{"paths_max", s->cap},
 		{"bytes_max", s->max_bytes},
 		{"age_max_ms", s->max_age_ms},
+		{"stitch_bytes_max", s->max_stitch_bytes},
+		{"answer_bytes_max", g->reply_max},
+		{"peer_answer_bytes_max", g->answer_max},
 		{"received", s->st.received},
 		{"rejected", s->st.rejected + g->submit_bad},
 		{"evicted_count", s->st.evicted_count},

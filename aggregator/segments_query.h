@@ -29,7 +29,20 @@ struct segstore;
 #define SEGQ_RECENT_MAX 1000
 #define SEGQ_REPLY_MAX (32u << 20)     /* JSON of one answer: older paths left out ("truncated") */
 
-struct segments *segments_new(void);
+/* The operator's limits (insitud's "Segments" configuration key, docs/aggregator.md);
+ * a field left 0 takes the default above / in segments.h. */
+struct segments_limits {
+	uint64_t paths;             /* MaxPaths: paths stored (SEG_PATHS_MAX) */
+	uint64_t bytes;             /* MaxBytes: accounted bytes stored (SEG_BYTES_MAX) */
+	uint64_t age_ms;            /* MaxAgeSeconds: age of a stored path (SEG_AGE_MAX_MS) */
+	uint64_t stitch_bytes;      /* MaxStitchBytes: grafted into one path (SEG_STITCH_BYTES_MAX) */
+	uint64_t reply_bytes;       /* MaxAnswerBytes: one "paths" answer (SEGQ_REPLY_MAX) */
+	uint64_t peer_answer_bytes; /* MaxPeerAnswerBytes: one SEGR payload (SEGQ_ANSWER_MAX) */
+};
+#define SEGQ_PEER_ANSWER_LIMIT (3u << 20) /* a SEGR must fit in one 4 MiB frame */
+
+/* lim may be NULL (every default). */
+struct segments *segments_new(const struct segments_limits *lim);
 void segments_free(struct segments *g);
 struct segstore *segments_store(struct segments *g);
 

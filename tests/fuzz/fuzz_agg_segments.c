@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		g = NULL;
 	}
 	if (!g)
-		g = segments_new();
+		g = segments_new(NULL);
 	if (size < 1 || !g)
 		return 0;
 	now += 100;

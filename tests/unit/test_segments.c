@@ -327,7 +327,7 @@ static void peer_answers(struct segments *gb, const char *name, struct segments 
 
 static void query_flow(void **st)
 {
-	struct segments *g = segments_new(), *gb = segments_new();
+	struct segments *g = segments_new(NULL), *gb = segments_new(NULL);
 	struct peers *ps = (struct peers *)&peer_up; /* only passed through to the stub */
 	cJSON *ans, *r;
 	size_t len = 0;
@@ -420,7 +420,7 @@ static void query_flow(void **st)
 
 static void submit_refuses_all_when_one_is_invalid(void **st)
 {
-	struct segments *g = segments_new();
+	struct segments *g = segments_new(NULL);
 	cJSON *r = req("{\"paths\":[{\"root\":{\"join\":\"k\",\"client\":{\"seen\":true},\"server\":{\"seen\":true}}},"
 		       "{\"root\":{\"join\":\"\",\"client\":{\"seen\":true},\"server\":{\"seen\":true}}}]}");
 	cJSON *ans = cJSON_CreateObject();
