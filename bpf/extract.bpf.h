@@ -155,6 +155,32 @@ static long xr_token_one(__u32 k, void *data)
 	return 0;
 }
 
+/* One label of a DNS question name: st->found is the label's length byte. */
+static long xr_dns_one(__u32 k, void *data)
+{
+	struct xr_scan *s = data;
+	struct xr_state *st = xr_st();
+
+	if (!st)
+		return 1;
+	__u32 pos = st->found;
+	if (pos >= s->cap) {
+		st->stop = 2;
+		return 1;
+	}
+	__u8 l = s->p[pos & XR_PMASK];
+	if (l & 0xc0) {
+		st->stop = 3; /* compression pointer or reserved: user space decodes it */
+		return 1;
+	}
+	if (l == 0) {
+		st->stop = 1;
+		return 1;
+	}
+	st->found = pos + l + 1;
+	return 0;
+}
+
 static __always_inline int xr_port_dir(const struct insitu_xrule *r, const struct xr_ctx *c)
 {
 	__u32 k = r->pset;
@@ -276,6 +302,31 @@ static long xr_rule_one(__u32 i, void *data)
 			tag |= INSITU_XID_F_CUT;
 		}
 		xr_put(c, st, tag, off, n, 0, r->mask);
+	} else if (r->kind == INSITU_XR_DNSQ) {
+		__u32 off = r->off;
+		if (off + 8 > cap) {
+			st->need = 1;
+			return 0;
+		}
+		if (!c->p[off & XR_PMASK] && !c->p[(off + 1) & XR_PMASK])
+			return 0; /* no question: no id, in user space too */
+		struct xr_scan s = { .p = c->p, .r = r, .cap = cap };
+		st->found = off + 8;
+		st->stop = 0;
+		bpf_loop(INSITU_XR_ID_MAX, xr_dns_one, &s, 0);
+		st = xr_st();
+		if (!st)
+			return 0;
+		__u32 n = st->found + 1 + 2 - off; /* through the zero label and the type */
+		if (st->stop != 1 || st->found + 3 > cap || n > INSITU_XR_ID_MAX) {
+			st->need = 1;
+			return 0;
+		}
+		/* the compiler knows n <= 64 and would drop a mask; the verifier, which
+		 * tracked n as a 64-bit difference, needs to see one */
+		asm volatile("" : "+r"(n));
+		n &= 2 * INSITU_XR_ID_MAX - 1;
+		xr_put(c, st, r->tag, off & XR_PMASK, n, 0, r->mask);
 	} else if (r->kind == INSITU_XR_AFTER) {
 		struct xr_scan s = { .p = c->p, .r = r, .cap = cap };
 		__u32 win = cap < INSITU_XR_WINDOW ? cap : INSITU_XR_WINDOW;

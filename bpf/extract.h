@@ -19,6 +19,8 @@
  *                 _QUERY, _RESPONSE, _FOLLOW0 + i, _OUTCOME (the raw bytes of the
  *                 type's outcome value: user space applies the outcome rules),
  *                 _LABEL (the raw label text)
+ *     tag & INSITU_XID_F_RAW (other records): raw bytes for the id's user-space
+ *                 function (INSITU_XR_DNSQ)
  *     tag & INSITU_XID_F_ALL (TYPE record only): every id and the outcome of this
  *                 type were extracted here, from the same bytes user space would
  *                 have seen: the payload is not needed for linking ("ids only")
@@ -48,6 +50,10 @@ enum insitu_xr_kind {
 	INSITU_XR_OFFSET = 2,  /* bytes [off, off+len) (optionally masked) */
 	INSITU_XR_AFTER = 3,   /* token after literal 'lit' up to byte 'until' (or CR/LF), <= len bytes */
 	INSITU_XR_LSTRING = 4, /* length-prefixed string: lwidth-byte big-endian length at off */
+	INSITU_XR_DNSQ = 5,    /* DNS question, raw: from off (= header + 4: the four counts)
+	                          through the uncompressed name and the 2-byte type; nothing
+	                          if the question count is 0.  Tagged F_RAW: user space
+	                          applies insitu-dns.so's dns_question to it */
 };
 
 /* Which server side: the rule's port matched the socket's local (we are the server)
@@ -63,7 +69,9 @@ enum insitu_xid_tag {
 	INSITU_XID_FOLLOW0 = 4, /* .. 4 + 7 */
 	INSITU_XID_OUTCOME = 12,
 	INSITU_XID_LABEL = 13,
-	INSITU_XID_F_ALL = 0x20,
+	INSITU_XID_F_ALL = 0x20, /* on the TYPE record; on any other record it means F_RAW */
+	INSITU_XID_F_RAW = 0x20, /* the bytes are raw message bytes (from the rule's off) for
+	                            user space to run the id's own function on */
 	INSITU_XID_F_END = 0x40,
 	INSITU_XID_F_CUT = 0x80,
 };

@@ -90,6 +90,15 @@ static bool src_compile(const struct sem_protocol *p, enum sem_dir dir, const st
 		r->len = (uint16_t)max;
 		return true;
 	}
+	case SEMM_SRC_FUNCTION:
+		/* insitu-dns.so's dns_question: the kernel copies the raw question, user
+		 * space runs the same function on it (xk_result) */
+		if (s->kfn != SEMM_KFN_DNS_QUESTION || s->from_body)
+			return false;
+		r->kind = INSITU_XR_DNSQ;
+		r->off = (uint16_t)(s->kfn_base + 4);
+		r->len = INSITU_XR_ID_MAX;
+		return true;
 	case SEMM_SRC_LSTRING:
 		if ((s->length != 1 && s->length != 2) || !s->max || s->max > INSITU_XR_ID_MAX ||
 		    base + s->offset > UINT16_MAX)
@@ -163,7 +172,7 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 	}
 	if (ty->outcome.present) {
 		struct insitu_xrule r = { 0 };
-		if (src_compile(p, dir, &ty->outcome.value, &r)) {
+		if (src_compile(p, dir, &ty->outcome.value, &r) && r.kind != INSITU_XR_DNSQ) {
 			r.tag = INSITU_XID_OUTCOME;
 			ids[nids++] = r;
 			mask |= 1 << INSITU_XID_OUTCOME;
@@ -201,6 +210,8 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		t->rules[t->n_rules++] = sig;
 		for (int k = 0; k < nids; k++) {
 			struct insitu_xrule r = ids[k];
+			if (r.kind == INSITU_XR_DNSQ)
+				r.tag |= INSITU_XID_F_RAW;
 			r.group = *group;
 			r.pset = (uint8_t)ps;
 			r.dir = (uint8_t)dir;
@@ -260,9 +271,15 @@ int32_t xk_type_slots(const struct xk_table *t, const struct sem_protocol *p, en
 /* ---- decoding ------------------------------------------------------------------ */
 
 /* Decodes every record; the outcome value and the label go to *oc and *label. */
+struct raw_info {
+	uint32_t slots;                 /* bit per tag slot: its record is F_RAW */
+	uint8_t fslot[SEM_MAX_FOLLOW];  /* tag slot of r->follow[i] */
+};
+
 static int decode(const uint8_t *ids, size_t n, struct sem_result *r, struct sem_id *oc,
-		  struct sem_id *label, bool *all, bool *ended)
+		  struct sem_id *label, bool *all, bool *ended, struct raw_info *raw)
 {
+	memset(raw, 0, sizeof(*raw));
 	memset(r, 0, sizeof(*r));
 	r->type = -1;
 	r->type_name = "";
@@ -284,6 +301,8 @@ static int decode(const uint8_t *ids, size_t n, struct sem_result *r, struct sem
 			r->flags |= SEM_R_ID_CUT;
 		if (tag & INSITU_XID_F_END)
 			*ended = true;
+		if (slot != INSITU_XID_TYPE && (tag & INSITU_XID_F_RAW))
+			raw->slots |= 1u << slot;
 		if (slot == INSITU_XID_TYPE) {
 			if (len != 1 || o != 0)
 				return -1;
@@ -296,8 +315,10 @@ static int decode(const uint8_t *ids, size_t n, struct sem_result *r, struct sem
 		} else if (slot == INSITU_XID_RESPONSE) {
 			id = &r->response;
 		} else if (slot >= INSITU_XID_FOLLOW0 && slot < INSITU_XID_FOLLOW0 + SEM_MAX_FOLLOW) {
-			if (r->n_follow < SEM_MAX_FOLLOW)
+			if (r->n_follow < SEM_MAX_FOLLOW) {
+				raw->fslot[r->n_follow] = (uint8_t)slot;
 				id = &r->follow[r->n_follow++];
+			}
 		} else if (slot == INSITU_XID_OUTCOME) {
 			memcpy(oc->b, b, len);
 			oc->len = len;
@@ -321,7 +342,47 @@ int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r)
 {
 	struct sem_id oc, label;
 	bool all, ended;
-	return decode(ids, n, r, &oc, &label, &all, &ended);
+	struct raw_info raw;
+	return decode(ids, n, r, &oc, &label, &all, &ended, &raw);
+}
+
+/* The source the kernel compiled for tag slot 'slot' of type t (same_as resolved). */
+static const struct semm_src *slot_src(const struct semm_type *t, unsigned slot)
+{
+	const struct semm_src *s;
+	if (slot >= INSITU_XID_LINK && slot <= INSITU_XID_RESPONSE)
+		s = &t->ids[slot - INSITU_XID_LINK];
+	else if (slot >= INSITU_XID_FOLLOW0 && slot < INSITU_XID_FOLLOW0 + SEM_MAX_FOLLOW)
+		s = &t->ids[SEMM_ID_FOLLOW0 + slot - INSITU_XID_FOLLOW0];
+	else if (slot == INSITU_XID_LABEL && t->has_label)
+		s = &t->label;
+	else
+		return NULL;
+	if (s->kind == SEMM_SRC_SAME_AS && s->same_as < 3)
+		s = &t->ids[s->same_as];
+	return s;
+}
+
+/* An F_RAW record: the id's own function run on the raw bytes put back where the
+ * kernel took them from (the rest of the message is not needed by it). */
+static bool raw_apply(const struct semm_type *t, unsigned slot, struct sem_id *id)
+{
+	const struct semm_src *s = slot_src(t, slot);
+	if (!s || s->kind != SEMM_SRC_FUNCTION || s->kfn != SEMM_KFN_DNS_QUESTION || !s->fn)
+		return false;
+	uint8_t msg[8 + INSITU_XR_ID_MAX];
+	size_t off = (size_t)s->kfn_base + 4;
+	if (id->len > INSITU_XR_ID_MAX)
+		return false;
+	memset(msg, 0, off);
+	memcpy(msg + off, id->b, id->len);
+	struct sem_id v = { 0 };
+	int64_t n = s->fn(s->fn_state, msg, off + id->len, off + id->len, v.b, SEM_ID_MAX);
+	if (n < 0 || n > SEM_ID_MAX)
+		n = 0;
+	v.len = (uint16_t)n;
+	*id = v;
+	return true;
 }
 
 int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids, size_t n,
@@ -329,10 +390,28 @@ int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids
 {
 	struct sem_id oc, label;
 	bool all, ended;
-	if (!n || decode(ids, n, r, &oc, &label, &all, &ended) < 0 || r->type < 0 ||
+	struct raw_info raw;
+	if (!n || decode(ids, n, r, &oc, &label, &all, &ended, &raw) < 0 || r->type < 0 ||
 	    r->type >= p->n_types || p->types[r->type].dir != dir)
 		return -1;
 	const struct semm_type *t = &p->types[r->type];
+	if (raw.slots) {
+		struct sem_id *slots[3] = { &r->link, &r->query, &r->response };
+		for (unsigned k = 0; k < 3; k++)
+			if (raw.slots & (1u << (INSITU_XID_LINK + k)) && slots[k]->len &&
+			    !raw_apply(t, INSITU_XID_LINK + k, slots[k]))
+				return -1;
+		unsigned kept = 0;
+		for (unsigned i = 0; i < r->n_follow; i++) {
+			if (raw.slots & (1u << raw.fslot[i]) && !raw_apply(t, raw.fslot[i], &r->follow[i]))
+				return -1;
+			if (r->follow[i].len) /* as user space: empty follow ids are not counted */
+				r->follow[kept++] = r->follow[i];
+		}
+		r->n_follow = (uint8_t)kept;
+		if (raw.slots & (1u << INSITU_XID_LABEL) && label.len && !raw_apply(t, INSITU_XID_LABEL, &label))
+			return -1;
+	}
 	r->type_name = t->name;
 	r->role = t->role;
 	if (truncated && ended)
@@ -467,6 +546,32 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 				tag |= INSITU_XID_F_CUT;
 			}
 			ref_put(out, &o, tag, p + off, n, NULL, &need);
+		} else if (r->kind == INSITU_XR_DNSQ) {
+			uint32_t off = r->off;
+			if (off + 8 > cap) {
+				need = true;
+				continue;
+			}
+			if (!p[off] && !p[off + 1])
+				continue;
+			uint32_t pos = off + 8, stop = 0;
+			for (uint32_t k = 0; k < INSITU_XR_ID_MAX && !stop; k++) {
+				if (pos >= cap) {
+					stop = 2;
+				} else if (p[pos] & 0xc0) {
+					stop = 3;
+				} else if (p[pos] == 0) {
+					stop = 1;
+				} else {
+					pos += p[pos] + 1u;
+				}
+			}
+			uint32_t n = pos + 3 - off;
+			if (stop != 1 || pos + 3 > cap || n > INSITU_XR_ID_MAX) {
+				need = true;
+				continue;
+			}
+			ref_put(out, &o, r->tag, p + off, n, NULL, &need);
 		} else if (r->kind == INSITU_XR_AFTER) {
 			uint32_t win = cap < INSITU_XR_WINDOW ? cap : INSITU_XR_WINDOW, found = 0;
 			for (uint32_t pos = 0; pos < win; pos++) {

@@ -1012,6 +1012,11 @@ static bool load_plugin_fn(struct ctx *c, const struct json_value *v, const char
 	c->set->plugins = pl;
 	s->fn = fn->fn;
 	s->fn_state = fn->init ? fn->init(arg) : NULL;
+	const char *base = strrchr(full, '/');
+	if (!strcmp(base ? base + 1 : full, "insitu-dns.so") && !strcmp(fname, "dns_question")) {
+		s->kfn = SEMM_KFN_DNS_QUESTION;
+		s->kfn_base = arg && !strcmp(arg, "tcp") ? 2 : 0;
+	}
 	return true;
 }
 

@@ -137,7 +137,14 @@ struct semm_src {
 	/* FUNCTION */
 	insitu_idfunc_fn fn;
 	void *fn_state;
+	/* a function with a kernel equivalent (user/extract_kernel.c): the shipped
+	 * insitu-dns.so's dns_question, whose DNS header starts at kfn_base (0, or 2
+	 * with arg "tcp") */
+	uint8_t kfn;            /* enum semm_kfn */
+	uint8_t kfn_base;
 };
+
+enum semm_kfn { SEMM_KFN_NONE = 0, SEMM_KFN_DNS_QUESTION = 1 };
 
 enum semm_cmp { SEMM_CMP_EQUALS = 0, SEMM_CMP_PREFIX, SEMM_CMP_RANGE };
 

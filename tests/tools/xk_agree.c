@@ -87,6 +87,9 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 		a->classified++;
 	}
 	int nk = xk_decode(ids, ev->ids_len, &kr);
+	/* raw records (the DNS question) become ids as the linker makes them */
+	if (nk >= 0 && ev->ids_len && xk_result(p, dir, ids, ev->ids_len, false, &kr) < 0)
+		nk = -1;
 	if (nk < 0)
 		snprintf(kt, sizeof(kt), "malformed ids block (%u bytes)", ev->ids_len);
 	else
