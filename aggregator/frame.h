@@ -13,7 +13,12 @@
  * The challenge is a random 16-byte nonce that the *receiver* sent in its HELLO (all
  * zero in HELLO frames themselves), so a frame recorded on one connection is useless
  * on another.  Decoding checks length, version, MAC (constant time) before anything
- * looks at the payload. */
+ * looks at the payload.
+ *
+ * Types this build does not know (above FRAME_TYPE_MAX: a newer peer's) decode as
+ * FRAME_OK when length, version and MAC are right: their length is known and their
+ * origin proven, so the receiver counts and skips them and keeps the connection
+ * (docs/protocol.md, "Frame types").  Type 0 and non-zero reserved bytes stay errors. */
 #ifndef INSITU_FRAME_H
 #define INSITU_FRAME_H
 
@@ -42,6 +47,9 @@ enum frame_type {
 };
 #define FRAME_TYPE_MAX 9
 
+/* A type this build handles (others are skipped by the receiver, see above). */
+static inline int frame_type_known(unsigned type) { return type >= 1 && type <= FRAME_TYPE_MAX; }
+
 struct frame {
 	uint8_t type;
 	uint64_t seq;
@@ -60,7 +68,8 @@ enum frame_status { FRAME_OK = 1, FRAME_INCOMPLETE = 0, FRAME_BAD = -1 };
 
 /* Decodes the frame at the start of buf.  FRAME_OK: *f filled, *used = frame size.
  * FRAME_INCOMPLETE: need more bytes.  FRAME_BAD: *why says what was wrong (length,
- * version, type, MAC); the connection must be dropped.  The sequence number is not
+ * version, type 0 or reserved bits, MAC); the connection must be dropped.  f->type
+ * may be unknown (frame_type_known()).  The sequence number is not
  * checked here (the caller knows what it expects). */
 enum frame_status frame_decode(const uint8_t *buf, size_t n, const uint8_t key[FRAME_KEY],
 			       const uint8_t challenge[FRAME_NONCE], struct frame *f, size_t *used,

@@ -104,7 +104,7 @@ struct peers {
 	int listener_paused;
 	uint64_t resume_ms, accept_errors;
 	uint64_t frames_rejected, auth_failures, unknown_peers, malformed, incoming_refused, learned_bad,
-		self_connects;
+		self_connects, frames_unknown;
 };
 
 static void conn_event(struct ev_handler *h, uint32_t events);
@@ -682,6 +682,14 @@ static void conn_input(struct conn *c)
 		}
 		c->recv_seq++;
 		c->last_rx_ms = now_ms();
+		if (!frame_type_known(f.type)) {
+			/* a newer peer's frame: authenticated, in sequence, its length known —
+			 * skipped, the connection kept (docs/protocol.md, "Frame types") */
+			c->ps->frames_unknown++;
+			log_debug("peer %s: frame type %u unknown to this version: skipped",
+				  c->peer ? c->peer->id : "(unidentified)", f.type);
+			continue;
+		}
 		if (!utf8_valid((const char *)f.payload, f.len)) {
 			/* what a peer sends ends up in JSON answers: it must be valid UTF-8 */
 			c->ps->malformed++;
@@ -1080,5 +1088,6 @@ cJSON *peers_stats_json(const struct peers *ps)
 	cJSON_AddNumberToObject(o, "incoming_refused", (double)ps->incoming_refused);
 	cJSON_AddNumberToObject(o, "accept_errors", (double)ps->accept_errors);
 	cJSON_AddNumberToObject(o, "self_connects", (double)ps->self_connects);
+	cJSON_AddNumberToObject(o, "frames_unknown", (double)ps->frames_unknown);
 	return o;
 }
