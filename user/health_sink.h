@@ -8,12 +8,19 @@
  *     health_sink_set_linker(hs, linker_sink_linker(ls));
  *     obs_pipeline_add(&pipe, health_sink_obs(hs));   // after the linker's sink
  *
- * Attribution (why the right component gets the blame):
- *  - a hop's latency is its own: time spent in its linked children is subtracted, so
- *    a slow backend does not make the proxy in front of it look slow;
- *  - a failed exchange whose children failed is the children's failure, not its own;
- *  - a request waiting on a child that is itself waiting is not counted as waiting:
- *    the innermost one is. */
+ * Attribution (why the right component gets the blame; docs/health.md): a caller
+ * waiting for its callee is not the caller's fault.
+ *  - a hop's latency is its own: the time its caller spent on its linked children
+ *    (until each answered, or was given up) is subtracted, so a slow backend does
+ *    not make the proxy in front of it look slow;
+ *  - a failed exchange whose children failed (a relayed error, retries of a dead
+ *    upstream), or whose caller left while a child was still pending, is the
+ *    children's failure, not its own;
+ *  - an upstream request given up together with its caller's is abandoned (nobody's
+ *    failure); one given up after its server had answered was in flight (not judged);
+ *  - a request waiting on a child that is itself waiting, or whose upstream already
+ *    failed it once, is not counted as waiting: the innermost one is;
+ *  - ECONNREFUSED on a connected UDP socket is the remote end refusing (DEAD). */
 #ifndef INSITU_HEALTH_SINK_H
 #define INSITU_HEALTH_SINK_H
 
