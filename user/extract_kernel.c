@@ -395,6 +395,16 @@ int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids
 	    r->type >= p->n_types || p->types[r->type].dir != dir)
 		return -1;
 	const struct semm_type *t = &p->types[r->type];
+	/* replayed with semantics that define fewer ids than the recording's: what
+	 * they do not define is not theirs to link on */
+	struct sem_id *defined[3] = { &r->link, &r->query, &r->response };
+	for (unsigned k = 0; k < 3; k++)
+		if (t->ids[k].kind == SEMM_SRC_NONE)
+			defined[k]->len = 0;
+	if (r->n_follow > t->n_follow)
+		r->n_follow = t->n_follow;
+	if (!t->has_label)
+		label.len = 0;
 	if (raw.slots) {
 		struct sem_id *slots[3] = { &r->link, &r->query, &r->response };
 		for (unsigned k = 0; k < 3; k++)

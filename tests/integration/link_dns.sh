@@ -93,7 +93,11 @@ ok "chain answers (dig -> dnsmasq -> unbound -> named)" wait_for 20 up
 for p in $(seq "$PROCS"); do
 	for n in $(seq "$PER"); do echo "q$p-$n.test A"; done >"$D/batch$p"
 done
-bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" --ring-kb 65536 "${NSOPTS[@]}" --port 53 --stats
+# LINK_DNS_PAYLOAD=ids: record with --payload=ids (the shipped DNS types are complete
+# in the kernel: every message is its ids block only) to compare with the default
+OBS_PAYLOAD=()
+[[ ${LINK_DNS_PAYLOAD:-full} == ids ]] && OBS_PAYLOAD=(--semantics "$SEM/dns.json" --payload ids)
+bg_start OBSP "$OBS" --record "$TAP_TMP/ev.zst" --ring-kb 65536 "${NSOPTS[@]}" --port 53 --stats "${OBS_PAYLOAD[@]}"
 ok "observer attached" wait_for 20 grep -q attached "$TAP_TMP/OBSP.log"
 digs=()
 for p in $(seq "$PROCS"); do
@@ -105,7 +109,7 @@ wait "${digs[@]}"
 sleep 1
 kill -INT "$OBSP"
 for _ in $(seq 50); do kill -0 "$OBSP" 2>/dev/null || break; sleep 0.1; done
-diag "observer: $(grep -E 'ringbuf_drops|msg_events' "$TAP_TMP/OBSP.log" | tr -s ' ' | paste -sd ' ')"
+diag "observer: $(grep -E 'ringbuf_drops|msg_events|^ids_(only|kept)' "$TAP_TMP/OBSP.log" | tr -s ' ' | paste -sd ' ')"
 drops=$(awk '$1 == "ringbuf_drops" { print $2 }' "$TAP_TMP/OBSP.log")
 # Events the kernel could not queue (a loaded machine) leave parts of paths unseen:
 # those requests are orphaned, which is then the observer's doing, not the linker's.
