@@ -91,6 +91,23 @@ static void rejected(void **st)
 	assert_int_equal(frame_decode(bad, n, key, ch, &f, &used, &why), FRAME_BAD);
 }
 
+/* A newer peer's type decodes (the receiver skips it, docs/protocol.md); type 0 never. */
+static void unknown_type_authenticated(void **st)
+{
+	uint8_t buf[256];
+	struct frame f;
+	size_t used, n = frame_encode(buf, 42, 3, "{}", 2, key, ch);
+	const char *why = NULL;
+
+	assert_int_equal(frame_decode(buf, n, key, ch, &f, &used, &why), FRAME_OK);
+	assert_int_equal(f.type, 42);
+	assert_false(frame_type_known(f.type));
+	assert_int_equal(used, n);
+	n = frame_encode(buf, 0, 3, "{}", 2, key, ch);
+	assert_int_equal(frame_decode(buf, n, key, ch, &f, &used, &why), FRAME_BAD);
+	assert_string_equal(why, "bad frame type");
+}
+
 static void too_big_to_encode(void **st)
 {
 	static uint8_t big[FRAME_MAX + 64];
@@ -104,6 +121,7 @@ int main(void)
 		cmocka_unit_test(incomplete_then_complete),
 		cmocka_unit_test(two_frames_in_a_row),
 		cmocka_unit_test(rejected),
+		cmocka_unit_test(unknown_type_authenticated),
 		cmocka_unit_test(too_big_to_encode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
