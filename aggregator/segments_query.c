@@ -24,6 +24,9 @@ struct segq {
 		char id[64];
 		int state;
 	} peer[SEGQ_PEERS_MAX];
+	unsigned rounds;
+	int unasked;    /* leaves left that no round asked about (rounds or time ran out) */
+	cJSON *asked;   /* keys already asked of the peers (not asked twice) */
 	cJSON *fetched; /* path objects, each with "peer" */
 	size_t fetched_bytes;
 	int truncated;
@@ -35,7 +38,7 @@ struct segments {
 	uint64_t next_q;
 	size_t reply_max, answer_max; /* SEGQ_REPLY_MAX, SEGQ_ANSWER_MAX or the operator's */
 	uint64_t queries, queries_local, queries_dropped, peers_asked, answers, answers_late, answers_bad_paths,
-		served, served_paths, served_truncated, submit_bad;
+		served, served_paths, served_truncated, submit_bad, rounds_more;
 };
 
 struct segments *segments_new(const struct segments_limits *lim)
@@ -66,6 +69,7 @@ static void q_free(struct segq *q)
 	if (!q)
 		return;
 	cJSON_Delete(q->fetched);
+	cJSON_Delete(q->asked);
 	free(q);
 }
 
@@ -191,9 +195,11 @@ static int finish(struct segments *g, const struct segq *q, const char *join, un
 			missing = 1;
 		}
 	}
-	cJSON_AddBoolToObject(ans, "partial", missing && (q && q->find ? !n : cJSON_GetArraySize(unresolved) > 0));
+	cJSON_AddBoolToObject(ans, "partial", (q && q->unasked) ||
+						      (missing && (q && q->find ? !n : cJSON_GetArraySize(unresolved) > 0)));
 	cJSON_AddBoolToObject(ans, "truncated", truncated);
 	cJSON_AddItemToObject(ans, "unresolved", unresolved);
+	cJSON_AddNumberToObject(ans, "rounds", q ? q->rounds : 0);
 	return n;
 }
 
@@ -238,8 +244,8 @@ static struct segq *q_new(struct segments *g, uint64_t now_ms)
 		g->queries_dropped++;
 	}
 	q = calloc(1, sizeof *q);
-	if (!q || !(q->fetched = cJSON_CreateArray())) {
-		free(q);
+	if (!q || !(q->fetched = cJSON_CreateArray()) || !(q->asked = cJSON_CreateArray())) {
+		q_free(q);
 		return NULL;
 	}
 	q->id = g->next_q++;
@@ -270,6 +276,72 @@ static void pending(cJSON *ans, const struct segq *q)
 	cJSON_AddBoolToObject(ans, "pending", 1);
 	cJSON_AddNumberToObject(ans, "query", (double)q->id);
 	cJSON_AddNumberToObject(ans, "retry_ms", 50);
+}
+
+static int listed(const cJSON *a, const char *s)
+{
+	const cJSON *it;
+	cJSON_ArrayForEach(it, a) if (!strcmp(it->valuestring, s)) return 1;
+	return 0;
+}
+
+/* One SEGQ round to every peer that is up: keys (an array of strings, taken over)
+ * and, in the first round of a --join the peers must find, "find".  The peers' states
+ * are this round's. */
+static void ask_peers(struct segments *g, struct peers *ps, struct segq *q, cJSON *keys)
+{
+	cJSON *body = cJSON_CreateObject();
+	const cJSON *it;
+	char *txt;
+
+	q->npeers = 0;
+	q->rounds++;
+	if (!body) {
+		cJSON_Delete(keys);
+		return;
+	}
+	cJSON_AddNumberToObject(body, "q", (double)q->id);
+	if (q->find && q->rounds == 1)
+		cJSON_AddStringToObject(body, "find", q->join);
+	cJSON_ArrayForEach(it, keys) if (cJSON_GetArraySize(q->asked) < SEGQ_ASKED_MAX)
+		cJSON_AddItemToArray(q->asked, cJSON_CreateString(it->valuestring));
+	cJSON_AddItemToObject(body, "keys", keys);
+	txt = cJSON_PrintUnformatted(body);
+	cJSON_Delete(body);
+	if (txt)
+		peers_seg_query(ps, txt, strlen(txt), q_peer, q);
+	free(txt);
+	for (unsigned i = 0; i < q->npeers; i++)
+		g->peers_asked += q->peer[i].state == P_ASKED;
+}
+
+/* Every asked peer answered: if what they sent ends in leaves nobody was asked about
+ * yet (the next aggregator along the path holds them), ask the peers again, while
+ * rounds and time remain.  1 when a round is out and awaited. */
+static int next_round(struct segments *g, struct peers *ps, struct segq *q, uint64_t now_ms)
+{
+	cJSON *unresolved, *keys;
+	const cJSON *it;
+	int trunc = 0;
+
+	if (q->find || !ps)
+		return 0;
+	unresolved = cJSON_CreateArray();
+	keys = cJSON_CreateArray();
+	if (unresolved && keys)
+		cJSON_Delete(build(g, q->join, q->recent, q->fetched, unresolved, &trunc));
+	cJSON_ArrayForEach(it, unresolved) if (keys && !listed(q->asked, it->valuestring))
+		cJSON_AddItemToArray(keys, cJSON_CreateString(it->valuestring));
+	cJSON_Delete(unresolved);
+	if (!cJSON_GetArraySize(keys) || q->rounds >= SEGQ_ROUNDS_MAX || now_ms >= q->deadline_ms ||
+	    cJSON_GetArraySize(q->asked) >= SEGQ_ASKED_MAX) {
+		q->unasked = cJSON_GetArraySize(keys) > 0; /* the answer says partial */
+		cJSON_Delete(keys);
+		return 0;
+	}
+	g->rounds_more++;
+	ask_peers(g, ps, q, keys);
+	return q_waiting(q);
 }
 
 static int parse_paths_req(const cJSON *req, char *join, unsigned *recent, int *use_peers, unsigned *wait_ms,
@@ -310,8 +382,7 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 	unsigned recent = 0, wait_ms;
 	int use_peers = 1, slot;
 	struct segq *q;
-	cJSON *unresolved, *paths, *body, *keys;
-	char *txt;
+	cJSON *unresolved, *paths;
 
 	*code = "bad_request";
 	segstore_expire(&g->store, now_ms);
@@ -324,7 +395,7 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 			*code = "not_found";
 			return seg_fail(err, errlen, "query %.0f: unknown or expired", qid->valuedouble);
 		}
-		if (q_waiting(q) && now_ms < q->deadline_ms) {
+		if ((q_waiting(q) && now_ms < q->deadline_ms) || (!q_waiting(q) && next_round(g, ps, q, now_ms))) {
 			pending(ans, q);
 			return 0;
 		}
@@ -367,21 +438,7 @@ int segments_op_paths(struct segments *g, struct peers *ps, const cJSON *req, cJ
 	strcpy(q->join, join);
 	q->recent = recent;
 	q->deadline_ms = now_ms + wait_ms;
-	body = cJSON_CreateObject();
-	cJSON_AddNumberToObject(body, "q", (double)q->id);
-	if (find)
-		cJSON_AddStringToObject(body, "find", join);
-	keys = cJSON_AddArrayToObject(body, "keys");
-	while (cJSON_GetArraySize(unresolved) && keys)
-		cJSON_AddItemToArray(keys, cJSON_DetachItemFromArray(unresolved, 0));
-	cJSON_Delete(unresolved);
-	txt = cJSON_PrintUnformatted(body);
-	cJSON_Delete(body);
-	if (txt)
-		peers_seg_query(ps, txt, strlen(txt), q_peer, q);
-	free(txt);
-	for (unsigned i = 0; i < q->npeers; i++)
-		g->peers_asked += q->peer[i].state == P_ASKED;
+	ask_peers(g, ps, q, unresolved);
 	if (!q_waiting(q)) { /* nobody up: answer now, marked partial */
 		finish(g, q, join, recent, ans);
 		for (int i = 0; i < SEGQ_MAX; i++)
@@ -537,6 +594,7 @@ void segments_stats_json(const struct segments *g, cJSON *o)
 		{"queries_local_only", g->queries_local},
 		{"queries_pending", pending_n},
 		{"queries_dropped", g->queries_dropped},
+		{"query_rounds_more", g->rounds_more},
 		{"peers_asked", g->peers_asked},
 		{"peer_answers", g->answers},
 		{"peer_answers_late", g->answers_late},

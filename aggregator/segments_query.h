@@ -4,7 +4,10 @@
  * A "paths" query stitches what this instance stores (segments.h).  Leaves that
  * nothing here continues are asked of every peer whose connection is up, in one SEGQ
  * frame; each peer answers with the segments it stores for those keys (stitched on
- * its side, never asking further).  The daemon never waits: the first answer says
+ * its side, never asking further itself).  When every peer answered and the fetched
+ * segments end in leaves nobody was asked about yet (a path across three or more
+ * aggregators), the querying instance asks its peers again: at most SEGQ_ROUNDS_MAX
+ * rounds, all within the query's wait.  The daemon never waits: the first answer says
  * "pending" with a query id, and the client asks again ({"op":"paths","query":id})
  * until every asked peer answered or the wait (default 2 s) is over.  The final answer
  * is marked "partial" when some leaf stayed unresolved while a peer was down or silent
@@ -22,6 +25,8 @@ struct segstore;
 
 #define SEGQ_MAX 32                    /* queries waiting for peers */
 #define SEGQ_PEERS_MAX 16              /* peers one query tracks */
+#define SEGQ_ROUNDS_MAX 4              /* SEGQ rounds of one query */
+#define SEGQ_ASKED_MAX 256             /* keys one query asks about, all rounds */
 #define SEGQ_WAIT_MS 2000              /* default wait for peers */
 #define SEGQ_WAIT_MAX_MS 10000
 #define SEGQ_ANSWER_MAX (512u << 10)   /* bytes of segments in one peer answer */

@@ -21,16 +21,20 @@
 #define GET cJSON_GetObjectItemCaseSensitive
 
 /* The peer side of a query is the network's (tests/integration/segments_peers.sh runs
- * it for real); here one configured peer "b", up or down as the test says, and the
- * SEGQ payload it would have been sent. */
+ * it for real); here the configured peers (one, "b", unless a test says), up or down as
+ * the test says, and the SEGQ payload they would have been sent. */
 static int peer_up;
+static const char *peer_names[3] = {"b"};
 static char last_segq[4096];
+static unsigned segq_sent;
 void peers_seg_query(struct peers *p, const char *payload, size_t len,
 		     void (*fn)(void *arg, const char *peer, int asked), void *arg)
 {
 	(void)p;
 	snprintf(last_segq, sizeof last_segq, "%.*s", (int)len, payload);
-	fn(arg, "b", peer_up);
+	segq_sent++;
+	for (int i = 0; i < 3 && peer_names[i]; i++)
+		fn(arg, peer_names[i], peer_up);
 }
 
 /* A hop: key, whether each end was seen, outcome, children (NULL-terminated). */
@@ -418,6 +422,104 @@ static void query_flow(void **st)
 	segments_free(gb);
 }
 
+/* A path across three aggregators: A stores the front (k1 -> leaf k2), B the middle
+ * (segment k2 -> leaf k3), C the back (segment k3 -> k4).  A asks B and C for k2; only
+ * B's answer continues it, ending in leaf k3; A asks again, for k3 only; C's answer
+ * completes the path: two rounds, nothing partial.  Then the bounds: a chain longer
+ * than SEGQ_ROUNDS_MAX rounds, and a wait that is over, stop asking — partial. */
+static void multi_round_fetch(void **st)
+{
+	struct segments *g = segments_new(NULL), *gb = segments_new(NULL), *gc = segments_new(NULL);
+	struct peers *ps = (struct peers *)&peer_up;
+	cJSON *r = req("{\"op\":\"paths\",\"join\":\"k1\"}"), *ans, *h;
+	int qid;
+
+	peer_names[1] = "c";
+	peer_up = 1;
+	cJSON_Delete(submit(g, "A", front()));
+	cJSON_Delete(submit(gb, "B", path(hop("k2", 0, 1, "ok", hop("k3", 1, 0, "unknown", NULL)))));
+	cJSON_Delete(submit(gc, "C", path(hop("k3", 0, 1, "ok", hop("k4", 1, 1, "ok", NULL)))));
+
+	qid = ask_pending(g, ps, r, 1000);
+	assert_non_null(strstr(last_segq, "\"keys\":[\"k2\"]"));
+	peer_answers(gb, "b", g);
+	peer_answers(gc, "c", g);
+	unsigned sent = segq_sent;
+	ans = poll_query(g, ps, qid, 1001, 0); /* every peer answered: round 2 goes out */
+	assert_true(cJSON_IsTrue(GET(ans, "pending")));
+	cJSON_Delete(ans);
+	assert_int_equal(segq_sent, sent + 1);
+	assert_non_null(strstr(last_segq, "\"keys\":[\"k3\"]")); /* k2 is not asked twice */
+	ans = poll_query(g, ps, qid, 1002, 0); /* round 2 not answered yet */
+	assert_true(cJSON_IsTrue(GET(ans, "pending")));
+	cJSON_Delete(ans);
+	peer_answers(gb, "b", g);
+	peer_answers(gc, "c", g);
+	ans = poll_query(g, ps, qid, 1003, 0);
+	assert_false(cJSON_IsTrue(GET(ans, "pending")));
+	assert_false(cJSON_IsTrue(GET(ans, "partial")));
+	assert_int_equal(GET(ans, "rounds")->valueint, 2);
+	assert_int_equal(cJSON_GetArraySize(GET(ans, "unresolved")), 0);
+	h = cJSON_GetArrayItem(GET(GET(cJSON_GetArrayItem(GET(ans, "paths"), 0), "root"), "children"), 0);
+	assert_string_equal(GET(h, "join")->valuestring, "k2");
+	assert_string_equal(GET(GET(h, "joined"), "peer")->valuestring, "b");
+	h = cJSON_GetArrayItem(GET(h, "children"), 0);
+	assert_string_equal(GET(h, "join")->valuestring, "k3");
+	assert_string_equal(GET(GET(h, "joined"), "peer")->valuestring, "c");
+	assert_string_equal(GET(cJSON_GetArrayItem(GET(h, "children"), 0), "join")->valuestring, "k4");
+	assert_int_equal(GET(cJSON_GetArrayItem(GET(ans, "paths"), 0), "grafts")->valueint, 2);
+	cJSON_Delete(ans);
+	cJSON_Delete(r);
+
+	/* a chain m0 -> m1 -> ... -> m10, its segments alternately at b and c (so neither
+	 * can stitch two in a row): one new key per round, SEGQ_ROUNDS_MAX rounds, then
+	 * partial with the next key unresolved */
+	char k[16], k2[16];
+	cJSON_Delete(submit(g, "A", path(hop("m0", 1, 1, "ok", hop("m1", 1, 0, "unknown", NULL)))));
+	for (int i = 1; i < 10; i++) {
+		snprintf(k, sizeof k, "m%d", i);
+		snprintf(k2, sizeof k2, "m%d", i + 1);
+		cJSON_Delete(submit(i % 2 ? gb : gc, i % 2 ? "B" : "C",
+				    path(hop(k, 0, 1, "ok", hop(k2, 1, 0, "unknown", NULL)))));
+	}
+	r = req("{\"op\":\"paths\",\"join\":\"m0\",\"wait_ms\":5000}");
+	qid = ask_pending(g, ps, r, 2000);
+	for (int round = 1;; round++) {
+		peer_answers(gb, "b", g);
+		peer_answers(gc, "c", g);
+		ans = poll_query(g, ps, qid, 2000 + round, 0);
+		if (!cJSON_IsTrue(GET(ans, "pending")))
+			break;
+		assert_true(round < SEGQ_ROUNDS_MAX);
+		cJSON_Delete(ans);
+	}
+	assert_int_equal(GET(ans, "rounds")->valueint, SEGQ_ROUNDS_MAX);
+	assert_true(cJSON_IsTrue(GET(ans, "partial")));
+	snprintf(k, sizeof k, "m%d", SEGQ_ROUNDS_MAX + 1);
+	assert_string_equal(cJSON_GetArrayItem(GET(ans, "unresolved"), 0)->valuestring, k);
+	cJSON_Delete(ans);
+	cJSON_Delete(r);
+
+	/* the wait over when round 1 is answered: no round 2, partial */
+	r = req("{\"op\":\"paths\",\"join\":\"m0\",\"wait_ms\":100}");
+	qid = ask_pending(g, ps, r, 3000);
+	peer_answers(gb, "b", g);
+	peer_answers(gc, "c", g);
+	sent = segq_sent;
+	ans = poll_query(g, ps, qid, 3100, 0);
+	assert_int_equal(segq_sent, sent);
+	assert_false(cJSON_IsTrue(GET(ans, "pending")));
+	assert_true(cJSON_IsTrue(GET(ans, "partial")));
+	assert_int_equal(GET(ans, "rounds")->valueint, 1);
+	cJSON_Delete(ans);
+	cJSON_Delete(r);
+
+	peer_names[1] = NULL;
+	segments_free(g);
+	segments_free(gb);
+	segments_free(gc);
+}
+
 static void submit_refuses_all_when_one_is_invalid(void **st)
 {
 	struct segments *g = segments_new(NULL);
@@ -444,6 +546,7 @@ int main(void)
 		cmocka_unit_test(stitch_is_bounded_in_bytes),
 		cmocka_unit_test(eviction_keeps_indexes_right),
 		cmocka_unit_test(query_flow),
+		cmocka_unit_test(multi_round_fetch),
 		cmocka_unit_test(submit_refuses_all_when_one_is_invalid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
