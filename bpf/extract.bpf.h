@@ -4,8 +4,10 @@
  * Contract with observer.bpf.c:
  *
  *   static __always_inline __u32
- *   insitu_extract(const __u8 *payload, __u32 cap_len, __u16 family, __u8 proto,
- *                  __u16 lport, __u16 rport, __u8 dir, __u8 *out, __u32 room);
+ *   insitu_extract(const __u8 *payload, __u32 cap_len, __u32 bytes, __u16 family,
+ *                  __u8 proto, __u16 lport, __u16 rport, __u8 dir, __u8 *out, __u32 room);
+ *
+ *   bytes    the syscall's whole length (for the one-message check of length framing)
  *
  *   payload  the captured payload prefix, in a per-CPU scratch buffer of
  *            INSITU_SCRATCH_SIZE bytes: reads at offsets masked with
@@ -62,6 +64,7 @@ struct xr_state {
 	__u32 n;        /* AFTER: token length so far */
 	__u32 stop;     /* AFTER: 1 delimiter, 2 end of capture, 3 cut */
 	__u32 need;     /* user space could find more in the payload: TYPE loses F_ALL */
+	__u32 bytes;    /* the syscall's whole length (cap is what was captured) */
 };
 
 struct {
@@ -268,6 +271,29 @@ static long xr_rule_one(__u32 i, void *data)
 			return 0;
 		st->group = r->group;
 		st->need = !(r->sflags & INSITU_XS_COMPLETE);
+		if (r->sflags & INSITU_XS_LEN) {
+			/* one whole message in this syscall, or the payload is kept */
+			__u32 lo = r->lf_off, w = r->lf_width, v = 0;
+			if (w == 0 || w > 4 || lo + w > c->cap) {
+				st->need = 1;
+			} else {
+				__u32 b0 = c->p[lo & XR_PMASK], b1 = c->p[(lo + 1) & XR_PMASK],
+				      b2 = c->p[(lo + 2) & XR_PMASK], b3 = c->p[(lo + 3) & XR_PMASK];
+				if (r->lf_le)
+					v = b0 | (w > 1 ? b1 << 8 : 0) | (w > 2 ? b2 << 16 : 0) |
+					    (w > 3 ? b3 << 24 : 0);
+				else if (w == 1)
+					v = b0;
+				else if (w == 2)
+					v = b0 << 8 | b1;
+				else if (w == 3)
+					v = b0 << 16 | b1 << 8 | b2;
+				else
+					v = b0 << 24 | b1 << 16 | b2 << 8 | b3;
+				if ((__s64)v + r->lf_add != (__s64)st->bytes)
+					st->need = 1;
+			}
+		}
 		__u32 o = st->o;
 		if (o + 3 <= INSITU_IDS_MAX) {
 			c->out[o & XR_OMASK] = INSITU_XID_TYPE | (st->need ? 0 : INSITU_XID_F_ALL);
@@ -361,9 +387,9 @@ static long xr_rule_one(__u32 i, void *data)
 	return 0;
 }
 
-static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, __u16 family,
-					    __u8 proto, __u16 lport, __u16 rport, __u8 dir,
-					    __u8 *out, __u32 room)
+static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, __u32 bytes,
+					    __u16 family, __u8 proto, __u16 lport, __u16 rport,
+					    __u8 dir, __u8 *out, __u32 room)
 {
 	__u32 zero = 0;
 	const struct insitu_xconf *cf = bpf_map_lookup_elem(&insitu_xconf, &zero);
@@ -373,6 +399,7 @@ static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, 
 		return 0;
 	st->o = 0;
 	st->group = -1;
+	st->bytes = bytes;
 	struct xr_ctx c = {
 		.p = payload,
 		.out = out,

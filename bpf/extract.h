@@ -102,12 +102,19 @@ struct insitu_xrule {
 	__u8 lit_mask[INSITU_XR_LIT];  /* 0xff for the literal's bytes, 0 beyond */
 	struct insitu_xcheck chk[INSITU_XR_CHECKS]; /* SIG */
 	__u8 sflags;   /* SIG: enum insitu_xs_flag */
-	__u8 _pad[1];
+	__u8 lf_width; /* SIG with INSITU_XS_LEN: the length field's bytes (1-4) */
+	__u16 lf_off;  /* ... its offset */
+	__u8 lf_le;    /* ... 1: little endian */
+	__u8 _pad[3];
+	__s32 lf_add;  /* ... message size = field value + lf_add */
 };
 
 /* insitu_xrule.sflags of a SIG rule */
 enum insitu_xs_flag {
 	INSITU_XS_COMPLETE = 1, /* all ids and the outcome of the type compile: TYPE gets F_ALL */
+	INSITU_XS_LEN = 2,      /* length-prefixed framing: F_ALL only when the message's
+	                           length field says it fills the syscall exactly (one
+	                           message, whole), so that "ids only" keeps its boundary */
 };
 
 struct insitu_xpset {

@@ -796,7 +796,7 @@ static __always_inline void emit_msg(struct msg_ctx *m, __u32 bytes, const void 
 		count(INSITU_CNT_TRUNC);
 	}
 	if (cap)
-		ids = insitu_extract(p->b, cap, ev->t.family, ev->t.proto, ev->t.lport, ev->t.rport,
+		ids = insitu_extract(p->b, cap, bytes, ev->t.family, ev->t.proto, ev->t.lport, ev->t.rport,
 				     ev->dir, mb->tail, INSITU_IDS_MAX);
 	if (ids > INSITU_IDS_MAX)
 		ids = 0;

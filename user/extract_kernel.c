@@ -189,6 +189,22 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 			mask |= 1 << INSITU_XID_LABEL;
 		}
 	}
+	/* "ids only" sends one syscall as one message: only where that is the truth */
+	const struct semm_framing *fw = &p->framing[dir];
+	uint8_t lflags = 0;
+	bool unframed = false;
+	if (fw->kind == SEMM_FR_LENGTH) {
+		if (fw->len.width >= 1 && fw->len.width <= 4 && !fw->n_variants)
+			lflags = INSITU_XS_LEN; /* the kernel checks one whole message */
+		else
+			unframed = true; /* varint or variant lengths */
+	} else if (fw->kind != SEMM_FR_DATAGRAM && ty->fallback) {
+		unframed = true; /* a fallback matches any bytes, message start or not */
+	}
+	if (unframed && complete) {
+		complete = false;
+		t->types_unframed++;
+	}
 	int nalt = ty->sig.n_prefix ? ty->sig.n_prefix : 1;
 	for (int a = 0; a < nalt; a++) {
 		struct insitu_xrule sig = { 0 };
@@ -206,7 +222,13 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		sig.pset = (uint8_t)ps;
 		sig.dir = (uint8_t)dir;
 		sig.tag = (uint8_t)ti;
-		sig.sflags = complete ? INSITU_XS_COMPLETE : 0;
+		sig.sflags = complete ? INSITU_XS_COMPLETE | lflags : 0;
+		if (lflags) {
+			sig.lf_off = fw->len.offset;
+			sig.lf_width = fw->len.width;
+			sig.lf_le = !fw->len.big_endian;
+			sig.lf_add = fw->len.adjust + (fw->len.from_field_end ? fw->len.offset + fw->len.width : 0);
+		}
 		t->rules[t->n_rules++] = sig;
 		for (int k = 0; k < nids; k++) {
 			struct insitu_xrule r = ids[k];
@@ -221,6 +243,7 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 	}
 	t->slots[ps][dir][ti] = mask;
 	t->complete[ps][dir][ti] = complete;
+	t->unframed[ps][dir][ti] = unframed;
 	if (complete)
 		t->types_complete++;
 }
@@ -512,6 +535,12 @@ static void ref_put(uint8_t *out, uint32_t *o, uint8_t tag, const uint8_t *b, ui
 uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8_t proto, uint16_t lport,
 		 uint16_t rport, int send, uint8_t *out, uint32_t room)
 {
+	return xk_eval_msg(t, p, cap, cap, proto, lport, rport, send, out, room);
+}
+
+uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint32_t bytes, uint8_t proto,
+		     uint16_t lport, uint16_t rport, int send, uint8_t *out, uint32_t room)
+{
 	if (!t->n_rules || room < INSITU_IDS_MAX)
 		return 0;
 	if (cap > INSITU_PAYLOAD_MAX)
@@ -531,6 +560,17 @@ uint32_t xk_eval(const struct xk_table *t, const uint8_t *p, uint32_t cap, uint8
 				continue;
 			group = r->group;
 			need = !(r->sflags & INSITU_XS_COMPLETE);
+			if (r->sflags & INSITU_XS_LEN) {
+				uint32_t lo = r->lf_off, w = r->lf_width, v = 0;
+				if (w == 0 || w > 4 || lo + w > cap) {
+					need = true;
+				} else {
+					for (uint32_t k = 0; k < w; k++)
+						v = v << 8 | p[lo + (r->lf_le ? w - 1 - k : k)];
+					if ((int64_t)v + r->lf_add != (int64_t)bytes)
+						need = true;
+				}
+			}
 			if (o + 3 <= INSITU_IDS_MAX) {
 				out[o] = INSITU_XID_TYPE | (need ? 0 : INSITU_XID_F_ALL);
 				out[o + 1] = 1;
@@ -644,7 +684,8 @@ size_t xk_payload_kept(const struct xk_table *t, const struct sem_set *set, char
 			else if (t->slots[ps][ty->dir][ti] < 0)
 				why = "signature not compiled";
 			else if (!t->complete[ps][ty->dir][ti])
-				why = "ids or outcome need user space";
+				why = t->unframed[ps][ty->dir][ti] ? "no message boundary in the kernel"
+								  : "ids or outcome need user space";
 			if (!why)
 				continue;
 			int w = snprintf(buf + o, n - o, "%s%s %s (%s)", o ? ", " : "", p->name, ty->name, why);

@@ -36,7 +36,10 @@ struct xk_table {
 	int32_t slots[INSITU_XR_MAX_PSETS][2][32];
 	/* every id and the outcome compile: "ids only" may drop its payload */
 	bool complete[INSITU_XR_MAX_PSETS][2][32];
-	uint32_t types_complete;
+	/* ... except that one syscall cannot be known to be one message: varint or
+	 * variant length framing, or a fallback type of a byte-stream framing */
+	bool unframed[INSITU_XR_MAX_PSETS][2][32];
+	uint32_t types_complete, types_unframed;
 	uint32_t flags; /* enum insitu_xc_flag, written by xk_install() */
 };
 
@@ -59,7 +62,10 @@ int xk_decode(const uint8_t *ids, size_t n, struct sem_result *r);
 int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids, size_t n,
 	      bool truncated, struct sem_result *r);
 
-/* The kernel interpreter in C, byte for byte (tests, benchmark, replay). */
+/* The kernel interpreter in C, byte for byte (tests, benchmark, replay): 'cap'
+ * captured bytes of a syscall that moved 'bytes' (xk_eval: bytes = cap). */
+uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *payload, uint32_t cap, uint32_t bytes,
+		     uint8_t proto, uint16_t lport, uint16_t rport, int send, uint8_t *out, uint32_t room);
 uint32_t xk_eval(const struct xk_table *t, const uint8_t *payload, uint32_t cap, uint8_t proto,
 		 uint16_t lport, uint16_t rport, int send, uint8_t *out, uint32_t room);
 

@@ -69,7 +69,7 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 
 	/* 1. kernel block == reference block */
 	uint8_t ref[INSITU_IDS_MAX];
-	uint32_t rn = xk_eval(a->t, payload, ev->cap_len, ev->t.proto, lport, rport, send, ref, sizeof(ref));
+	uint32_t rn = xk_eval_msg(a->t, payload, ev->cap_len, ev->bytes, ev->t.proto, lport, rport, send, ref, sizeof(ref));
 	bool same_block = rn == ev->ids_len && !memcmp(ref, ids, rn);
 	if (!same_block)
 		a->ref_mismatch++;

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		uint8_t *ids = out + sizeof(*x);
 		uint32_t n = 0;
 		if (!none && e->cap_len)
-			n = xk_eval(&xt, pl, e->cap_len, e->t.proto, e->t.lport, e->t.rport,
+			n = xk_eval_msg(&xt, pl, e->cap_len, e->bytes, e->t.proto, e->t.lport, e->t.rport,
 				    e->dir == INSITU_DIR_SEND, ids, INSITU_IDS_MAX);
 		uint32_t cap = e->cap_len;
 		x->flags &= (uint16_t)~INSITU_F_IDS_ONLY;

@@ -177,7 +177,7 @@ static void cmp_frame(void *ctx, const struct sem_frame *fr)
 	sem_protocol_ports(c->p, &ports);
 	uint8_t blk[INSITU_IDS_MAX];
 	/* observed at the server: it receives to_server messages, sends the others */
-	uint32_t n = xk_eval(c->t, fr->data, cap, (uint8_t)sem_protocol_transport(c->p), ports[0], 40000,
+	uint32_t n = xk_eval_msg(c->t, fr->data, cap, (uint32_t)fr->len, (uint8_t)sem_protocol_transport(c->p), ports[0], 40000,
 			     c->dir == SEM_FROM_SERVER, blk, sizeof(blk));
 	struct sem_result kr, ur;
 	assert_true(xk_decode(blk, n, &kr) >= 0);

@@ -157,7 +157,7 @@ static void replay(const char *path, const struct sem_set *s, enum feed how, boo
 			/* the block the kernel wrote == the C mirror on the same bytes */
 			uint8_t ref[INSITU_IDS_MAX];
 			bool send = e->dir == INSITU_DIR_SEND;
-			uint32_t n = xk_eval(&xt, pl, e->cap_len, e->t.proto, e->t.lport, e->t.rport, send, ref,
+			uint32_t n = xk_eval_msg(&xt, pl, e->cap_len, e->bytes, e->t.proto, e->t.lport, e->t.rport, send, ref,
 					     sizeof(ref));
 			r->blocks++;
 			if (n == e->ids_len && !memcmp(ref, ids, n))
