@@ -56,6 +56,8 @@ FUZZ_SEM_SRCS := $(SEMANTICS_SRCS) common/json.c
 $(eval $(call fuzz_target,fuzz_semantics_load,tests/fuzz/fuzz_semantics_load.c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm))
 $(foreach k,line length varint http1 resp datagram,$(eval $(call fuzz_target,fuzz_framer_$(k),tests/fuzz/fuzz_framer_$(k).c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm)))
 $(foreach k,line length varint http1 resp datagram,$(BUILD)/fuzz/fuzz_framer_$(k)): tests/fuzz/fuzz_framer.inc
+# ids blocks from recordings (xk_result), and the interpreter's blocks decoding back.
+$(eval $(call fuzz_target,fuzz_ids_block,tests/fuzz/fuzz_ids_block.c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm))
 
 # make bench: user-space extraction throughput, ring-buffer bytes per event.
 BENCH_BINS += $(BUILD)/bench/bench_extract
