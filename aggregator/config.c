@@ -26,6 +26,7 @@ void config_defaults(struct config *c)
 	c->clients_per_user = 256;
 	c->client_rate = 20000;
 	c->client_idle_ms = 30000;
+	c->sandbox = 1;
 }
 
 void config_free(struct config *c)
@@ -367,6 +368,10 @@ int config_parse(struct config *c, const char *text, size_t len, const char *pat
 				BAD(v, "\"Segments\": expected {\"MaxPaths\": N, \"MaxBytes\": N, ...} (docs/aggregator.md)");
 			if (segments_limits_parse(v, &c->segs, path, err, errlen))
 				goto out;
+		} else if (!strcmp(k, "Sandbox")) {
+			if (v->type != JSON_BOOL)
+				BAD(v, "\"Sandbox\": expected true or false");
+			c->sandbox = v->u.boolean;
 		} else if (!strcmp(k, "DumpMemUsage")) {
 			/* accepted for compatibility with Panorama configs; unused */
 		} else {

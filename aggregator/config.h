@@ -54,6 +54,7 @@ struct config {
 	unsigned client_idle_ms;      /* ClientIdleTimeout: a client that sent no
 				       * complete request this long after connecting is
 				       * closed (30 s; 0 = never) */
+	int sandbox;                  /* Sandbox: seccomp allow-list once set up (true) */
 	struct segments_limits segs;  /* Segments {MaxPaths, MaxBytes, MaxAgeSeconds,
 				       * MaxStitchBytes, MaxAnswerBytes,
 				       * MaxPeerAnswerBytes}: the path segment store

@@ -21,6 +21,7 @@
 #include "insitud.h"
 #include "log.h"
 #include "peers.h"
+#include "sandbox.h"
 
 static struct insitud D;
 
@@ -269,6 +270,14 @@ int main(int argc, char **argv)
 		goto out;
 	log_info("%s ready: socket %s, %u peer(s)%s%s, filter %s", D.cfg.id, D.cfg.socket, D.cfg.npeers,
 		 *D.cfg.listen ? ", listening on " : "", D.cfg.listen, D.cfg.filter ? "on" : "off");
+	if (D.cfg.sandbox) { /* set up: from here on only the event loop's system calls */
+		char err[200];
+		if (sandbox_enter(SANDBOX_INSITUD, err, sizeof err))
+			log_info("%s: running without it", err);
+		else
+			log_info("seccomp sandbox on: %zu system calls allowed, any other fails with EPERM",
+				 sandbox_profile_size(SANDBOX_INSITUD));
+	}
 
 	while (!D.stop) {
 		uint64_t now = now_ms();

@@ -34,6 +34,15 @@ PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3
 jok() { if [[ -n $3 ]] && jq -e "$2" <<<"$3" >/dev/null; then pass "$1"; else fail "$1"; diag "got: ${3:-(nothing)}"; fi; }
 stat_of() { "$INSITU" -s "$S" --json stats | jq ".$1"; }
 
+# The seccomp allow-list (common/sandbox.c) is on by default; every test below runs
+# against the sandboxed daemon.  ASan builds run without it (LeakSanitizer needs ptrace).
+if [[ $BUILD == */san || $BUILD == san ]]; then
+	skip "insitud runs under its seccomp filter" "not under AddressSanitizer"
+else
+	is "insitud runs under its seccomp filter (Seccomp: 2, NoNewPrivs: 1)" \
+		"$(awk '/^(Seccomp|NoNewPrivs):/ {printf "%s%s ", $1, $2}' /proc/"$PID"/status)" "NoNewPrivs:1 Seccomp:2 "
+fi
+
 # hold.py N SECONDS [PING]: opens N connections, optionally sends one ping on each,
 # then reports after SECONDS how many insitud closed (EOF) and when, as JSON.
 cat > "$W/hold.py" <<'PY'
