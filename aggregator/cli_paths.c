@@ -120,10 +120,13 @@ static void print_tree(const cJSON *ans)
 	const cJSON *p, *u;
 	int n = 0;
 
-	if (cJSON_IsTrue(GET(ans, "partial"))) {
+	if (cJSON_IsTrue(GET(ans, "partial")) && cJSON_GetArraySize(GET(ans, "peers_unavailable")) > 0) {
 		printf("PARTIAL: peer(s) not available:");
 		cJSON_ArrayForEach(u, GET(ans, "peers_unavailable")) printf(" %s", cJSON_IsString(u) ? u->valuestring : "?");
 		printf(" — some server sides may be missing\n");
+	} else if (cJSON_IsTrue(GET(ans, "partial"))) { /* the rounds of peer queries ran out */
+		printf("PARTIAL: after %.0f round(s) of asking the peers, leaves were left unasked (the path\n"
+		       "goes on through more aggregators than the rounds or the wait allowed)\n", n_of(ans, "rounds"));
 	}
 	cJSON_ArrayForEach(p, GET(ans, "paths")) {
 		char prefix[260] = "  ";

@@ -7,16 +7,12 @@
 # timeout: 60
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/aggregator_lib.sh"
+. "$(dirname "$0")/segments_lib.sh"
 need_cmd python3 jq
 [[ -x $INSITUD && -x $INSITU ]] || skip_all "build insitud and insitu first"
 
-K=$TAP_TMP/key
-head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$K"; chmod 600 "$K"
-lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-while :; do
-	pb=$((10000 + RANDOM % (lo - 10002))); pa=$((pb + 1))
-	ss -Hltn "( sport = :$pa or sport = :$pb )" | grep -q . || break
-done
+K=$TAP_TMP/key; peer_key "$K"
+peer_ports 2; pb=${PORTS[0]} pa=${PORTS[1]}
 # b knows a peer "a" (nobody listens at its address: b's own outgoing attempts fail
 # quietly); our program connects to b as "a".
 start_insitud PB "$TAP_TMP/b" -i b -l "127.0.0.1:$pb" -k "$K" -p "a=127.0.0.1:$pa" || { fail "insitud b starts"; done_testing; }

@@ -12,6 +12,7 @@
 need_root
 need_cmd nginx redis-server python3 curl jq
 . "$(dirname "$0")/aggregator_lib.sh"
+. "$(dirname "$0")/segments_lib.sh"
 OBS=$BUILD/insitu-observer
 [[ -x $OBS && -x $INSITUD && -x $INSITU ]] || skip_all "build insitu-observer, insitud and insitu first"
 grep -q -- '--report-paths' <<<"$("$OBS" --help 2>&1)" || skip_all "insitu-observer has no --report-paths"
@@ -46,13 +47,8 @@ up() { ip netns exec "$NS_lg" curl -sf -o /dev/null -m 1 "http://$TOPO_NET.2/up"
 ok "topology answers (curl -> nginx -> backend -> redis)" wait_for 30 up
 
 # ---- two aggregators, peered (ports below the ephemeral range)
-key() { head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1"; }
-K=$TAP_TMP/key; key "$K"; chmod 600 "$K"
-lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-while :; do
-	pa=$((10000 + RANDOM % (lo - 10002))); pb=$((pa + 1))
-	ss -Hltn "( sport = :$pa or sport = :$pb )" | grep -q . || break
-done
+K=$TAP_TMP/key; peer_key "$K"
+peer_ports 2; pa=${PORTS[0]} pb=${PORTS[1]}
 start_insitud PA "$TAP_TMP/a" -i a -l "127.0.0.1:$pa" -k "$K" -p "b=127.0.0.1:$pb" --peer-timeout 3 || fail "insitud a starts"
 start_insitud PB "$TAP_TMP/b" -i b -l "127.0.0.1:$pb" -k "$K" -p "a=127.0.0.1:$pa" --peer-timeout 3 || fail "insitud b starts"
 a() { "$INSITU" -s "$TAP_TMP/a/sock" "$@"; }

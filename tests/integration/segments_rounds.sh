@@ -9,16 +9,12 @@
 # timeout: 60
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/aggregator_lib.sh"
+. "$(dirname "$0")/segments_lib.sh"
 need_cmd python3 jq
 [[ -x $INSITUD && -x $INSITU ]] || skip_all "build insitud and insitu first"
 
-K=$TAP_TMP/key
-head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$K"; chmod 600 "$K"
-lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-while :; do
-	pa=$((10000 + RANDOM % (lo - 10004))); pb=$((pa + 1)); pc=$((pa + 2))
-	ss -Hltn "( sport = :$pa or sport = :$pb or sport = :$pc )" | grep -q . || break
-done
+K=$TAP_TMP/key; peer_key "$K"
+peer_ports 3; pa=${PORTS[0]} pb=${PORTS[1]} pc=${PORTS[2]}
 start_insitud PA "$TAP_TMP/a" -i a -l "127.0.0.1:$pa" -k "$K" -p "b=127.0.0.1:$pb" -p "c=127.0.0.1:$pc" --peer-timeout 3 || fail "a starts"
 start_insitud PB "$TAP_TMP/b" -i b -l "127.0.0.1:$pb" -k "$K" -p "a=127.0.0.1:$pa" --peer-timeout 3 || fail "b starts"
 start_insitud PC "$TAP_TMP/c" -i c -l "127.0.0.1:$pc" -k "$K" -p "a=127.0.0.1:$pa" --peer-timeout 3 || fail "c starts"
@@ -52,4 +48,6 @@ ok "a sees c down" wait_for 15 c_down
 ans=$("$INSITU" -s "$TAP_TMP/a/sock" --json paths --join k1 --wait 5000)
 is "c down: b's part joined, k3 unresolved, partial" \
 	"$(jq -c '[.paths[0].root.children[0].joined.peer, .unresolved, .partial, .peers_unavailable]' <<<"$ans")" '["b",["k3"],true,["c"]]'
+out=$("$INSITU" -s "$TAP_TMP/a/sock" paths --join k1 --wait 5000)
+ok "insitu paths (tree) says which peer was missing" grep -q "^PARTIAL: peer(s) not available: c" <<<"$out"
 done_testing
