@@ -95,7 +95,7 @@ static size_t number(const char *s, double *v)
 {
 	char *end;
 
-	if (!(*s >= '0' && *s <= '9') && *s != '.')
+	if ((!(*s >= '0' && *s <= '9') && *s != '.') || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
 		return 0; /* no sign, no "inf"/"nan", no hex */
 	errno = 0;
 	*v = strtod(s, &end);

@@ -292,6 +292,7 @@ static void test_cfg_set(void **st)
 	assert_int_equal(health_cfg_set(&c, "noequals", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "KEY=VALUE"));
 	assert_int_equal(health_cfg_set(&c, "timeout=nan", err, sizeof(err)), -1);
+	assert_int_equal(health_cfg_set(&c, "latency_maybe_ratio=0x3", err, sizeof(err)), -1);
 	assert_int_equal(health_cfg_set(&c, "latency_floor=1e400s", err, sizeof(err)), -1);
 	/* a failed setting leaves the old value */
 	assert_int_equal(c.latency_floor_ns, 50 * MS);
