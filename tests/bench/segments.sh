@@ -2,9 +2,11 @@
 # insitud path segments: paths/s accepted by submit_paths (batches of 64, as the
 # observer's reporter sends them), insitud's memory with the store full (20,000 paths),
 # and the latency of `paths` queries side by side: local only vs. with the segments
-# fetched from a peer (two insitud on loopback), --join and --recent.  Synthetic paths
-# shaped like the HTTP topology's (3 hops: client -> nginx -> backend -> redis, the
-# first two kept at "a", the backend segment at "b").
+# fetched from a peer (insitud on loopback), --join and --recent, and a path over three
+# aggregators (two rounds of peer queries: a asks b, then c).  Synthetic paths shaped
+# like the HTTP topology's (3 hops: client -> nginx -> backend -> redis, the first two
+# kept at "a", the backend segment at "b"; for the three-aggregator paths the redis
+# segment at "c").
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -16,7 +18,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/nu
 trap cleanup EXIT
 head -c32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/key"; chmod 600 "$W/key"
 lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-pa=$((10000 + RANDOM % (lo - 10002))); pb=$((pa + 1))
+pa=$((10000 + RANDOM % (lo - 10003))); pb=$((pa + 1)); pc=$((pa + 2))
 start() { # start NAME ARGS...
 	local n=$1; shift
 	mkdir -p "$W/$n"
@@ -26,12 +28,13 @@ start() { # start NAME ARGS...
 	for _ in $(seq 100); do "$BUILD/insitu" -s "$W/$n/sock" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
 	echo "insitud $n did not start" >&2; exit 1
 }
-start a -i a -l "127.0.0.1:$pa" -k "$W/key" -p "b=127.0.0.1:$pb"
+start a -i a -l "127.0.0.1:$pa" -k "$W/key" -p "b=127.0.0.1:$pb" -p "c=127.0.0.1:$pc"
 start b -i b -l "127.0.0.1:$pb" -k "$W/key" -p "a=127.0.0.1:$pa"
+start c -i c -l "127.0.0.1:$pc" -k "$W/key" -p "a=127.0.0.1:$pa"
 rss0=$(awk '/VmRSS/ {print $2}' "/proc/$PID_a/status")
-python3 - "$W/a/sock" "$W/b/sock" "$BUILD/insitu" <<'PY'
+python3 - "$W/a/sock" "$W/b/sock" "$W/c/sock" <<'PY'
 import json, socket, subprocess, sys, time
-A, B, CLI = sys.argv[1:4]
+A, B, CC = sys.argv[1:4]
 N = 20000
 
 class C:
@@ -67,9 +70,20 @@ def back(i):
     return {"path": i, "t_start_ns": i, "hops": 2, "segment": True, "flags": [],
             "root": hop(key(i, 8000), side(False, "", "10.77.0.2:1"), side(True, "python3", "10.77.0.11:8000"), [red])}
 
-a, b = C(A), C(B)
+def three(i, part):  # a path over three aggregators: a's front, b's middle, c's back
+    k1, k2 = "x/%d/1" % i, "x/%d/2" % i
+    if part == 0:
+        leaf = hop(k1, side(True, "nginx", "n"), side(False, "", "b"))
+        return {"path": i, "root": hop("x/%d/0" % i, side(True, "wrk", "w"), side(True, "nginx", "n"), [leaf])}
+    if part == 1:
+        leaf = hop(k2, side(True, "python3", "b"), side(False, "", "r"))
+        return {"path": i, "root": hop(k1, side(False, "", "n"), side(True, "python3", "b"), [leaf])}
+    return {"path": i, "root": hop(k2, side(False, "", "b"), side(True, "redis-server", "r"))}
+
+a, b, c = C(A), C(B), C(CC)
 ha = a.req({"op": "register", "module": "bench", "name": "obs-a"})["handle"]
 hb = b.req({"op": "register", "module": "bench", "name": "obs-b"})["handle"]
+hc = c.req({"op": "register", "module": "bench", "name": "obs-c"})["handle"]
 for cl, h, mk in ((b, hb, back),):
     for i in range(0, N, 64):
         cl.req({"op": "submit_paths", "handle": h, "paths": [mk(k) for k in range(i, min(N, i + 64))]})
@@ -97,14 +111,20 @@ def timed(cl, o, n):
     ts.sort()
     return ts[len(ts) // 2] * 1000, r
 
-for name, o, n in (
-        ("--join KEY, local only", {"op": "paths", "join": key(777, 8000), "peers": False}, 200),
-        ("--join KEY, B's side from the peer", {"op": "paths", "join": key(778, 8000)}, 200),
-        ("--recent 100, local only", {"op": "paths", "recent": 100, "peers": False}, 20),
-        ("--recent 100, 100 segments from the peer", {"op": "paths", "recent": 100}, 20)):
+def show(name, o, n):
     ms, r = timed(a, o, n)
     grafts = sum(p["grafts"] for p in r["paths"])
-    print("paths %-42s median %7.2f ms  (%d paths, %d joined, partial %s)" % (name, ms, len(r["paths"]), grafts, r["partial"]))
+    print("paths %-42s median %7.2f ms  (%d paths, %d joined, partial %s, %d round(s))"
+          % (name, ms, len(r["paths"]), grafts, r["partial"], r.get("rounds", 0)))
+
+show("--join KEY, local only", {"op": "paths", "join": key(777, 8000), "peers": False}, 200)
+show("--join KEY, B's side from the peer", {"op": "paths", "join": key(778, 8000)}, 200)
+show("--recent 100, local only", {"op": "paths", "recent": 100, "peers": False}, 20)
+show("--recent 100, 100 segments from the peer", {"op": "paths", "recent": 100}, 20)
+# a path over three aggregators (submitted last: the store keeps 20,000, oldest out)
+for cl, h, part in ((a, ha, 0), (b, hb, 1), (c, hc, 2)):
+    cl.req({"op": "submit_paths", "handle": h, "paths": [three(i, part) for i in range(64)]})
+show("--join KEY, over b then c (2 rounds)", {"op": "paths", "join": "x/7/0"}, 200)
 st = a.req({"op": "stats"})["segments"]
 print("store at a: %d paths, %.1f MiB accounted, evicted %d" % (st["paths"], st["bytes"] / 2**20, st["evicted_count"] + st["evicted_bytes"] + st["evicted_age"]))
 PY
