@@ -715,7 +715,12 @@ static void conn_input(struct conn *c)
 			handle_sub(c, &f, f.type == FRAME_SUB);
 			break;
 		case FRAME_PING:
+			/* out now: a PONG left queued on an idle connection made the pinging
+			 * side call us silent and reconnect every PeerTimeout (RESULTS of this
+			 * pass still wait for their commit, as in handle_segments) */
 			conn_send(c, FRAME_PONG, "{}", 2);
+			if (!c->results_pending)
+				conn_flush(c);
 			break;
 		case FRAME_PONG:
 			break;

@@ -19,8 +19,7 @@ start_insitud PB "$TAP_TMP/b" -i b -l "127.0.0.1:$pb" -k "$K" -p "a=127.0.0.1:$p
 pstat() { "$INSITU" -s "$TAP_TMP/b/sock" --json stats | jq -c ".peers | $1"; }
 
 # peer.py PORT KEYFILE MODE: handshake as "a", send a frame of type 42 (MODE good: a
-# right MAC; bad: a flipped MAC byte), then a SEGQ (answered at once, unlike a PING
-# whose PONG waits for b's next flush); prints what came back.
+# right MAC; bad: a flipped MAC byte), then a SEGQ, then a PING; prints what came back.
 cat >"$TAP_TMP/peer.py" <<'PY'
 import hashlib, hmac, json, os, socket, struct, sys
 port, keyfile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -56,11 +55,16 @@ if mode == "bad":
 s.sendall(bytes(unknown) + frame(8, 2, b'{"q":7,"keys":[]}', nonce))   # then a SEGQ
 typ, what = read_frame()
 print("segr %s" % json.loads(what)["q"] if typ == 9 else "type %s: %s" % (typ, what.decode(errors="replace")))
+if typ == 9:
+    s.sendall(frame(6, 3, b"{}", nonce))        # a PING: its PONG must come at once
+    typ, what = read_frame()
+    print("pong" if typ == 7 else "type %s: %s" % (typ, what.decode(errors="replace")))
 PY
 
 ok "b is listening" wait_for 10 bash -c "ss -Hltn '( sport = :$pb )' | grep -q ."
 out=$(python3 "$TAP_TMP/peer.py" "$pb" "$K" good 2>&1)
-is "an authenticated frame of unknown type 42 is skipped: the SEGQ after it is answered" "$out" "segr 7"
+is "an authenticated frame of unknown type 42 is skipped: the SEGQ after it is answered" "$(head -1 <<<"$out")" "segr 7"
+is "a PING is answered at once (PONG not left queued on an idle connection)" "$(tail -n +2 <<<"$out")" pong
 is "counted as frames_unknown, nothing rejected" "$(pstat '[.frames_unknown, .frames_rejected, .auth_failures, .malformed]')" '[1,0,0,0]'
 ok "b is still serving" "$INSITU" -s "$TAP_TMP/b/sock" ping
 

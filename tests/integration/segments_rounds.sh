@@ -42,6 +42,8 @@ is "the whole path k1 -> k2 (b) -> k3 (c) -> k4" \
 is "in two rounds, nothing partial or unresolved" "$(jq -c '[.rounds, .partial, .unresolved, .paths[0].grafts]' <<<"$ans")" '[2,false,[],2]'
 is "a counted the second round" "$("$INSITU" -s "$TAP_TMP/a/sock" --json stats | jq .segments.query_rounds_more)" 1
 
+sleep 4 # more than --peer-timeout of idle peers: pings answered, nobody called silent
+is "idle peers stay connected: no timeouts at a" "$("$INSITU" -s "$TAP_TMP/a/sock" --json peers | jq -c '[.peers[].timeouts]')" '[0,0]'
 kill_pid "$PC"
 c_down() { [[ $("$INSITU" -s "$TAP_TMP/a/sock" --json peers | jq -r '.peers[] | select(.id == "c") | .state') != up ]]; }
 ok "a sees c down" wait_for 15 c_down
