@@ -44,7 +44,8 @@ else
 fi
 
 # hold.py N SECONDS [PING]: opens N connections, optionally sends one ping on each,
-# then reports after SECONDS how many insitud closed (EOF) and when, as JSON.
+# then reports after SECONDS (or once insitud closed them all) how many insitud closed
+# (EOF) and when, as JSON.
 cat > "$W/hold.py" <<'PY'
 import json, resource, socket, sys, time
 resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
@@ -62,7 +63,7 @@ for _ in range(n):
     except OSError:         # closed by insitud before the ping went out
         closed.add(len(socks) - 1)
 first_close, answered = None, 0
-while time.time() - t0 < secs:
+while time.time() - t0 < secs and not (socks and len(closed) == len(socks)):
     for i, s in enumerate(socks):
         if i in closed: continue
         s.setblocking(False)
