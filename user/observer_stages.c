@@ -360,7 +360,7 @@ int stages_kernel(struct stages *s, struct bpf_object *obj)
 	xk_compile(s->sem, t);
 	if (s->o.ids_only) {
 		char kept[1024];
-		t->flags |= INSITU_XC_IDS_ONLY;
+		t->flags |= INSITU_XC_IDS_ONLY | INSITU_XC_RAW;
 		if (xk_payload_kept(t, s->sem, kept, sizeof(kept)))
 			log_warn("--payload=ids: these messages keep their payload prefix "
 				 "(counted as ids_kept): %s", kept);
