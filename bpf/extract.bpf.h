@@ -65,6 +65,7 @@ struct xr_state {
 	__u32 stop;     /* AFTER: 1 delimiter, 2 end of capture, 3 cut */
 	__u32 need;     /* user space could find more in the payload: TYPE loses F_ALL */
 	__u32 bytes;    /* the syscall's whole length (cap is what was captured) */
+	__u32 raw;      /* insitu_xconf.flags & INSITU_XC_RAW */
 };
 
 struct {
@@ -295,11 +296,12 @@ static long xr_rule_one(__u32 i, void *data)
 			}
 		}
 		__u32 o = st->o;
-		if (o + 3 <= INSITU_IDS_MAX) {
+		if (o + 4 <= INSITU_IDS_MAX) {
 			c->out[o & XR_OMASK] = INSITU_XID_TYPE | (st->need ? 0 : INSITU_XID_F_ALL);
-			c->out[(o + 1) & XR_OMASK] = 1;
+			c->out[(o + 1) & XR_OMASK] = 2;
 			c->out[(o + 2) & XR_OMASK] = r->tag;
-			st->o = o + 3;
+			c->out[(o + 3) & XR_OMASK] = r->dup;
+			st->o = o + 4;
 		}
 		return 0;
 	}
@@ -330,7 +332,7 @@ static long xr_rule_one(__u32 i, void *data)
 		xr_put(c, st, tag, off, n, 0, r->mask);
 	} else if (r->kind == INSITU_XR_DNSQ) {
 		__u32 off = r->off;
-		if (off + 8 > cap) {
+		if (!st->raw || off + 8 > cap) {
 			st->need = 1;
 			return 0;
 		}
@@ -400,6 +402,7 @@ static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, 
 	st->o = 0;
 	st->group = -1;
 	st->bytes = bytes;
+	st->raw = cf->flags & INSITU_XC_RAW;
 	struct xr_ctx c = {
 		.p = payload,
 		.out = out,
@@ -414,7 +417,7 @@ static __always_inline __u32 insitu_extract(const __u8 *payload, __u32 cap_len, 
 	if (!st)
 		return 0;
 	__u32 o = st->o;
-	if (o >= 3 && o <= INSITU_IDS_MAX && st->need)
+	if (o >= 4 && o <= INSITU_IDS_MAX && st->need)
 		out[0] &= ~INSITU_XID_F_ALL;
 	return o <= INSITU_IDS_MAX ? o : 0;
 }
@@ -429,7 +432,7 @@ static __always_inline int insitu_ids_only(const __u8 *out, __u32 ids)
 
 	if (!cf || !(cf->flags & INSITU_XC_IDS_ONLY))
 		return 0;
-	if (ids >= 3 && (out[0] & INSITU_XID_F_ALL))
+	if (ids >= 4 && (out[0] & INSITU_XID_F_ALL))
 		return 1;
 	return 2;
 }

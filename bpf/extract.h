@@ -15,7 +15,9 @@
  *
  * ids block (ev->ids_len bytes, after struct insitu_msg_event):
  *     records [u8 tag][u8 len][len bytes] ...
- *     tag & 0x0f: INSITU_XID_TYPE (1 byte: message-type index), INSITU_XID_LINK,
+ *     tag & 0x0f: INSITU_XID_TYPE (1 byte: message-type index, or 2: index and
+ *                 the SIG rule's dup bits: ids equal to the link id, not repeated),
+ *                 INSITU_XID_LINK,
  *                 _QUERY, _RESPONSE, _FOLLOW0 + i, _OUTCOME (the raw bytes of the
  *                 type's outcome value: user space applies the outcome rules),
  *                 _LABEL (the raw label text)
@@ -105,7 +107,9 @@ struct insitu_xrule {
 	__u8 lf_width; /* SIG with INSITU_XS_LEN: the length field's bytes (1-4) */
 	__u16 lf_off;  /* ... its offset */
 	__u8 lf_le;    /* ... 1: little endian */
-	__u8 _pad[3];
+	__u8 dup;      /* SIG: ids not extracted because they equal the link id: bit k
+	                  follow id k, bit 4 the label; the TYPE record's second byte */
+	__u8 _pad[2];
 	__s32 lf_add;  /* ... message size = field value + lf_add */
 };
 
@@ -137,6 +141,11 @@ enum insitu_xc_flag {
 	 * INSITU_XID_F_ALL is sent with its ids block and no payload (cap_len 0,
 	 * INSITU_F_IDS_ONLY); every other message keeps its payload prefix. */
 	INSITU_XC_IDS_ONLY = 1,
+	/* run the raw rules (INSITU_XR_DNSQ).  Their records cost ring-buffer bytes
+	 * that only pay off when the payload is dropped: insitu-observer sets this
+	 * with --payload=ids only; without it a type with a raw id is not complete
+	 * and user space extracts it from the payload as before. */
+	INSITU_XC_RAW = 2,
 };
 
 #endif

@@ -154,15 +154,21 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 	}
 	bool all_follow = ty->n_follow > 0;
 	struct insitu_xrule fr[SEM_MAX_FOLLOW];
+	uint8_t dup = 0; /* ids equal to the link id: not extracted twice */
+	bool link_in = mask & (1 << INSITU_XID_LINK);
 	for (int k = 0; k < ty->n_follow; k++) {
+		const struct semm_src *s = &ty->ids[SEMM_ID_FOLLOW0 + k];
 		memset(&fr[k], 0, sizeof(fr[k]));
-		if (!id_compile(p, dir, ty, &ty->ids[SEMM_ID_FOLLOW0 + k], &fr[k]))
+		if (link_in && s->kind == SEMM_SRC_SAME_AS && s->same_as == SEMM_ID_LINK)
+			dup |= (uint8_t)(1u << k);
+		else if (!id_compile(p, dir, ty, s, &fr[k]))
 			all_follow = false;
 		fr[k].tag = (uint8_t)(INSITU_XID_FOLLOW0 + k);
 	}
 	if (all_follow) {
 		for (int k = 0; k < ty->n_follow; k++)
-			ids[nids++] = fr[k];
+			if (!(dup & (1u << k)))
+				ids[nids++] = fr[k];
 		mask |= 1 << INSITU_XID_FOLLOW0;
 		t->ids_compiled += ty->n_follow;
 	} else {
@@ -181,7 +187,11 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		}
 	}
 	/* the label is only shown, never linked on: compiled when it can be, not required */
-	if (ty->has_label) {
+	const struct semm_src *ls = &ty->label, *lk = &ty->ids[SEMM_ID_LINK];
+	if (ty->has_label && link_in && ls->kind == SEMM_SRC_FUNCTION && lk->kind == SEMM_SRC_FUNCTION &&
+	    ls->fn == lk->fn && ls->fn_state == lk->fn_state) {
+		dup |= 0x10; /* the same function on the same bytes (DNS: the question) */
+	} else if (ty->has_label) {
 		struct insitu_xrule r = { 0 };
 		if (src_compile(p, dir, &ty->label, &r)) {
 			r.tag = INSITU_XID_LABEL;
@@ -223,6 +233,7 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		sig.dir = (uint8_t)dir;
 		sig.tag = (uint8_t)ti;
 		sig.sflags = complete ? INSITU_XS_COMPLETE | lflags : 0;
+		sig.dup = all_follow ? dup : (uint8_t)(dup & 0x10);
 		if (lflags) {
 			sig.lf_off = fw->len.offset;
 			sig.lf_width = fw->len.width;
@@ -297,6 +308,7 @@ int32_t xk_type_slots(const struct xk_table *t, const struct sem_protocol *p, en
 struct raw_info {
 	uint32_t slots;                 /* bit per tag slot: its record is F_RAW */
 	uint8_t fslot[SEM_MAX_FOLLOW];  /* tag slot of r->follow[i] */
+	uint8_t dup;                    /* the TYPE record's dup bits */
 };
 
 static int decode(const uint8_t *ids, size_t n, struct sem_result *r, struct sem_id *oc,
@@ -327,9 +339,10 @@ static int decode(const uint8_t *ids, size_t n, struct sem_result *r, struct sem
 		if (slot != INSITU_XID_TYPE && (tag & INSITU_XID_F_RAW))
 			raw->slots |= 1u << slot;
 		if (slot == INSITU_XID_TYPE) {
-			if (len != 1 || o != 0)
+			if ((len != 1 && len != 2) || o != 0)
 				return -1;
 			r->type = b[0];
+			raw->dup = len == 2 ? b[1] : 0;
 			*all = tag & INSITU_XID_F_ALL;
 		} else if (slot == INSITU_XID_LINK) {
 			id = &r->link;
@@ -424,8 +437,6 @@ int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids
 	for (unsigned k = 0; k < 3; k++)
 		if (t->ids[k].kind == SEMM_SRC_NONE)
 			defined[k]->len = 0;
-	if (r->n_follow > t->n_follow)
-		r->n_follow = t->n_follow;
 	if (!t->has_label)
 		label.len = 0;
 	if (raw.slots) {
@@ -434,17 +445,29 @@ int xk_result(const struct sem_protocol *p, enum sem_dir dir, const uint8_t *ids
 			if (raw.slots & (1u << (INSITU_XID_LINK + k)) && slots[k]->len &&
 			    !raw_apply(t, INSITU_XID_LINK + k, slots[k]))
 				return -1;
-		unsigned kept = 0;
-		for (unsigned i = 0; i < r->n_follow; i++) {
+		for (unsigned i = 0; i < r->n_follow; i++)
 			if (raw.slots & (1u << raw.fslot[i]) && !raw_apply(t, raw.fslot[i], &r->follow[i]))
 				return -1;
-			if (r->follow[i].len) /* as user space: empty follow ids are not counted */
-				r->follow[kept++] = r->follow[i];
-		}
-		r->n_follow = (uint8_t)kept;
 		if (raw.slots & (1u << INSITU_XID_LABEL) && label.len && !raw_apply(t, INSITU_XID_LABEL, &label))
 			return -1;
 	}
+	/* follow ids in the type's order: a record each, or the link id (dup bit) */
+	struct sem_id fl[SEM_MAX_FOLLOW];
+	unsigned nf = 0;
+	for (unsigned k = 0; k < t->n_follow && k < SEM_MAX_FOLLOW; k++) {
+		const struct sem_id *v = NULL;
+		if (raw.dup & (1u << k))
+			v = &r->link;
+		for (unsigned i = 0; !v && i < r->n_follow; i++)
+			if (raw.fslot[i] == INSITU_XID_FOLLOW0 + k)
+				v = &r->follow[i];
+		if (v && v->len) /* as user space: empty follow ids are not counted */
+			fl[nf++] = *v;
+	}
+	memcpy(r->follow, fl, nf * sizeof(fl[0]));
+	r->n_follow = (uint8_t)nf;
+	if ((raw.dup & 0x10) && t->has_label && !label.len)
+		label = r->link;
 	r->type_name = t->name;
 	r->role = t->role;
 	if (truncated && ended)
@@ -571,11 +594,12 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 						need = true;
 				}
 			}
-			if (o + 3 <= INSITU_IDS_MAX) {
+			if (o + 4 <= INSITU_IDS_MAX) {
 				out[o] = INSITU_XID_TYPE | (need ? 0 : INSITU_XID_F_ALL);
-				out[o + 1] = 1;
+				out[o + 1] = 2;
 				out[o + 2] = r->tag;
-				o += 3;
+				out[o + 3] = r->dup;
+				o += 4;
 			}
 			continue;
 		}
@@ -598,7 +622,7 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 			ref_put(out, &o, tag, p + off, n, NULL, &need);
 		} else if (r->kind == INSITU_XR_DNSQ) {
 			uint32_t off = r->off;
-			if (off + 8 > cap) {
+			if (!(t->flags & INSITU_XC_RAW) || off + 8 > cap) {
 				need = true;
 				continue;
 			}
@@ -657,7 +681,7 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 				ref_put(out, &o, tag, p + found, n, NULL, &need);
 		}
 	}
-	if (o >= 3 && need)
+	if (o >= 4 && need)
 		out[0] &= (uint8_t)~INSITU_XID_F_ALL;
 	return o;
 }

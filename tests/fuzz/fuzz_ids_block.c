@@ -46,6 +46,7 @@ static void init(void)
 	if (dns)
 		sem_free(h);
 	xk_compile(set, &table);
+	table.flags = INSITU_XC_RAW;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

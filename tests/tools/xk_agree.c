@@ -157,6 +157,7 @@ int main(int argc, char **argv)
 	}
 	static struct xk_table t;
 	xk_compile(set, &t);
+	t.flags = INSITU_XC_RAW; /* raw rules too (the DNS question), payload kept */
 	fprintf(stderr, "xk_agree: %u rules, %u ids in the kernel, %u in user space, %u types and %u protocols not compiled\n",
 		t.n_rules, t.ids_compiled, t.ids_user_space, t.types_skipped, t.protocols_skipped);
 

@@ -39,6 +39,8 @@ int main(int argc, char **argv)
 	}
 	xk_compile(set, &xt);
 	bool ids_mode = !strcmp(argv[1], "ids"), none = !strcmp(argv[1], "none");
+	if (ids_mode)
+		xt.flags = INSITU_XC_IDS_ONLY | INSITU_XC_RAW; /* as the observer sets them */
 	struct obs_reader rd;
 	/* uncompressed (bench_linker record) or zstd (--record) */
 	static uint8_t *raw;
