@@ -118,6 +118,16 @@ MINC=(--min-correct 99)
 ((${drops:-0} > 0)) && MINC=() && diag "observer dropped $drops events: the 99% minimum is not asserted this run"
 zstd -qdcf "$TAP_TMP/ev.zst" >"$TAP_TMP/ev.raw"
 ok "recording readable" test -s "$TAP_TMP/ev.raw"
+# ring-buffer cost: bytes per message event as recorded (header + ids block + payload)
+diag "message events: $(python3 -c '
+import struct, sys
+b = open(sys.argv[1], "rb").read(); o = struct.unpack_from("<I", b, 12)[0]; n = t = 0
+while o + 8 <= len(b):
+    k, v, sz = struct.unpack_from("<HHI", b, o)
+    if sz < 8: break
+    if k == 1: n += 1; t += sz
+    o += sz
+print("%d, %.1f bytes each" % (n, t / max(n, 1)))' "$TAP_TMP/ev.raw")"
 
 cat "$D"/out* | awk '$4 == "A" && $1 ~ /^q[0-9]+-[0-9]+\.test\.$/ { sub(/\.test\.$/, "", $1); print $1 }' |
 	sort -u >"$TAP_TMP/truth"
