@@ -12,6 +12,10 @@
 
 #include "timeutil.h"
 
+/* How long the linker holds a completed path before delivering it (its linger,
+ * 200 ms by default): evidence that much older than its delivery is on time. */
+#define LINGER_NS 200000000ull
+
 /* Sockets whose owner (the process that called connect) we remember, so that TCP
  * state changes seen in softirq context (no meaningful pid) are charged to the right
  * observer.  Direct-mapped: a collision replaces the older entry (counted). */
@@ -277,6 +281,12 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 	/* A failure that comes from below is the children's, not this hop's: a proxy
 	 * relaying its upstream's error, or a resolver that kept retrying a silent
 	 * upstream until its own caller gave up on it. */
+	/* Done long before its path was delivered (the path waited for a slow or timed
+	 * out part of it): its windows are gone, and a fault it showed may be over. */
+	if (t && t + health_cfg_of(hs->h)->window_ns + LINGER_NS < hs->ev_now) {
+		hs->st.late++;
+		return;
+	}
 	lat = own_latency(h);
 	if (out != HEALTH_OK && failed_below(h)) {
 		/* ...and an exchange that ended unanswered because of them has no latency
@@ -330,6 +340,13 @@ static void open_hop(const struct lk_hop *h, void *arg)
 		start = s->t_req_start;
 	else
 		return;
+	/* its own wait: since its request, or since its last child answered (a proxy
+	 * has waited on itself for 0 ms the moment its upstream's answer arrives) */
+	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling) {
+		uint64_t a, b;
+		if (waited_on(k, &a, &b) && b > start)
+			start = b;
+	}
 	if (!start || start > hs->ev_now)
 		return;
 	if (!hop_names(hs, h, &obs, &subj))
@@ -383,6 +400,15 @@ static void signal_from(struct health_sink *hs, const struct insitu_conn_event *
 	health_signal(hs->h, obs, subj, ev->t_ns, sig);
 }
 
+/* A replay's clock is the events': windows close as soon as event time passes
+ * their end, as the live clock would close them, also while nothing completes (a
+ * hang) -- not only when the reader next flushes. */
+static void replay_clock(struct health_sink *hs)
+{
+	hs->now = hs->ev_now;
+	health_tick(hs->h, hs->now);
+}
+
 static void on_conn(void *ctx, const struct insitu_conn_event *ev)
 {
 	struct health_sink *hs = ctx;
@@ -395,7 +421,7 @@ static void on_conn(void *ctx, const struct insitu_conn_event *ev)
 	if (ev->t_ns > hs->ev_now)
 		hs->ev_now = ev->t_ns;
 	if (!hs->live)
-		hs->now = hs->ev_now;
+		replay_clock(hs);
 	switch (ev->type) {
 	case INSITU_CONN_ACCEPT:
 		/* The server is known by its address from its first accepted connection,
@@ -474,7 +500,7 @@ static void on_msg(void *ctx, const struct insitu_msg_event *ev, const uint8_t *
 	if (ev->t_exit_ns > hs->ev_now)
 		hs->ev_now = ev->t_exit_ns;
 	if (!hs->live)
-		hs->now = hs->ev_now;
+		replay_clock(hs);
 	if (ev->cgroup_id && names_cgroups_matter(hs->names))
 		names_cgroup_seen(hs->names, ev->netns, ev->pid, ev->comm, ev->cgroup_id);
 	if ((ev->flags & INSITU_F_ERROR) && ev->ret == -ECONNREFUSED && ev->t.proto == 17 /* UDP */)

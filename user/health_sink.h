@@ -37,6 +37,7 @@ struct health_sink_stats {
 	uint64_t hops, hops_skipped, signals, owners_unknown, owner_evictions;
 	uint64_t held_back; /* evidence about a not-yet-named server during warm-up */
 	uint64_t udp_refused; /* ECONNREFUSED on connected UDP sockets (ICMP port unreachable) */
+	uint64_t late;        /* hops done over a window before their path was delivered */
 };
 
 struct health_sink;

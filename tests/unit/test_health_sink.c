@@ -149,8 +149,25 @@ static const char *metric_of(const char *obs, const char *subj, const char *metr
 	return buf;
 }
 
-/* named is dead; unbound retries it (each attempt closed when the next is sent) until
- * dnsmasq's request times out.  The waiting is the dead server's, not unbound's. */
+/* named is dead; unbound retries it (each attempt closed when the next is sent)
+ * until dnsmasq's request ends unanswered (here dnsmasq gives up after 1.2 s).  The
+ * waiting is the dead server's, not unbound's. */
+static void build_dead_upstream(struct lk_hop *parent, struct lk_hop kids[4], uint64_t g)
+{
+	fwd_hop(parent, T0);
+	parent->side[LK_CLIENT].flags = LK_F_CLOSED;
+	parent->side[LK_CLIENT].t_gave_up = T0 + g;
+	parent->side[LK_SERVER].flags = LK_F_CLOSED;
+	parent->side[LK_SERVER].t_gave_up = T0 + g;
+	up_hop(&kids[0], T0 + 1 * MS, T0 + g / 4, LK_F_CLOSED);
+	up_hop(&kids[1], T0 + g / 4, T0 + g / 2, LK_F_CLOSED);
+	up_hop(&kids[2], T0 + g / 2, T0 + g * 3 / 4, LK_F_CLOSED);
+	/* the last attempt is given up with its parent: abandoned, nobody's failure */
+	up_hop(&kids[3], T0 + g * 3 / 4, T0 + g, LK_F_CLOSED);
+	for (int i = 0; i < 4; i++)
+		add_child(parent, &kids[i]);
+}
+
 static void test_resolver_retrying_dead_upstream(void **st)
 {
 	(void)st;
@@ -159,19 +176,8 @@ static void test_resolver_retrying_dead_upstream(void **st)
 	const char *fwd, *res;
 
 	event_at(T0);
-	fwd_hop(&parent, T0);
-	parent.side[LK_CLIENT].flags = LK_F_TIMEOUT;
-	parent.side[LK_CLIENT].t_gave_up = T0 + 5 * SEC;
-	parent.side[LK_SERVER].flags = LK_F_TIMEOUT;
-	parent.side[LK_SERVER].t_gave_up = T0 + 5 * SEC;
-	up_hop(&kids[0], T0 + 1 * MS, T0 + 400 * MS, LK_F_CLOSED);
-	up_hop(&kids[1], T0 + 400 * MS, T0 + 1200 * MS, LK_F_CLOSED);
-	up_hop(&kids[2], T0 + 1200 * MS, T0 + 2800 * MS, LK_F_CLOSED);
-	/* the last attempt is given up with its parent: abandoned, nobody's failure */
-	up_hop(&kids[3], T0 + 2800 * MS, T0 + 5 * SEC, LK_F_CLOSED);
-	for (int i = 0; i < 4; i++)
-		add_child(&parent, &kids[i]);
-	event_at(T0 + 5 * SEC);
+	build_dead_upstream(&parent, kids, 1200 * MS);
+	event_at(T0 + 1400 * MS);
 	health_sink_path(&parent, fx.hs);
 	health_sink_finish(fx.hs);
 
@@ -183,6 +189,26 @@ static void test_resolver_retrying_dead_upstream(void **st)
 	assert_string_equal(metric_of(fwd, res, "latency", b, sizeof(b)), "");
 	/* the dead server takes the blame: 3 of 3 judged attempts failed */
 	assert_string_equal(metric_of(res, "10.0.0.4:53", "errors", b, sizeof(b)), "UNHEALTHY");
+	assert_int_equal(health_sink_stats(fx.hs)->hops_skipped, 1);
+}
+
+/* The same path delivered 5 s after it began (the linker waited for its timeout):
+ * its parts' windows are long closed and the fault may be over; nothing of it is
+ * dated into the windows of now.  (While it lasted, the waiting requests and the
+ * refused datagrams were the evidence.) */
+static void test_late_path_not_judged(void **st)
+{
+	(void)st;
+	struct lk_hop parent, kids[4];
+
+	event_at(T0);
+	build_dead_upstream(&parent, kids, 5 * SEC);
+	event_at(T0 + 5200 * MS);
+	health_sink_path(&parent, fx.hs);
+	health_sink_finish(fx.hs);
+	/* only dnsmasq's request, which ended just now (and not by unbound's fault) */
+	assert_int_equal(health_sink_stats(fx.hs)->hops, 1);
+	assert_int_equal(health_sink_stats(fx.hs)->late, 3); /* the 3 failed retries */
 	assert_int_equal(health_sink_stats(fx.hs)->hops_skipped, 1);
 }
 
@@ -324,6 +350,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_resolver_retrying_dead_upstream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_path_not_judged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_with_caller, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_time_is_the_childrens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_caller_left_while_child_pending, setup, teardown),
