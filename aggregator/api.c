@@ -322,19 +322,12 @@ static void process_lines(struct client *c)
 		if (len && c->in[start + len - 1] == '\r')
 			len--;
 		c->sent_request = 1;
-		if (len && !utf8_valid(c->in + start, len)) {
-			/* every answer must be valid UTF-8 (JSON): such a request is not even
-			 * parsed, so none of its bytes can be echoed or stored */
-			a->lines++;
+		/* every answer must be valid UTF-8 (JSON), and what is stored comes back in
+		 * answers: bytes outside UTF-8 become '?' before the request is parsed (not
+		 * a refusal: one odd process name must not cost a whole batch of reports) */
+		if (len && utf8_sanitize(c->in + start, len))
 			a->invalid_utf8++;
-			c->tokens--;
-			ans.text = requests_error(NULL, "bad_request", "request is not valid UTF-8");
-			ans.id = NULL;
-			ans.is_write = 0;
-			if (ans.text)
-				answer(c, &ans);
-			handled++;
-		} else if (len) {
+		if (len) {
 			a->lines++;
 			c->tokens--;
 			requests_handle(a->d, c->in + start, len, c->may_write, &ans);
@@ -753,5 +746,5 @@ void api_stats_json(const struct api *a, cJSON *o)
 	cJSON_AddNumberToObject(o, "clients_accept_errors", (double)a->accept_errors);
 	cJSON_AddNumberToObject(o, "clients_dropped_idle", (double)a->dropped_idle);
 	cJSON_AddNumberToObject(o, "clients_throttled", (double)a->throttled);
-	cJSON_AddNumberToObject(o, "requests_invalid_utf8", (double)a->invalid_utf8);
+	cJSON_AddNumberToObject(o, "requests_utf8_repaired", (double)a->invalid_utf8);
 }

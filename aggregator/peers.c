@@ -102,7 +102,7 @@ struct peers {
 	struct conn *graveyard;
 	uint64_t epoch; /* random per process: sequence numbers restart with it */
 	int listener_paused;
-	uint64_t resume_ms, accept_errors;
+	uint64_t resume_ms, accept_errors, invalid_utf8;
 	uint64_t frames_rejected, auth_failures, unknown_peers, malformed, incoming_refused, learned_bad,
 		self_connects, frames_unknown;
 };
@@ -690,12 +690,10 @@ static void conn_input(struct conn *c)
 				  c->peer ? c->peer->id : "(unidentified)", f.type);
 			continue;
 		}
-		if (!utf8_valid((const char *)f.payload, f.len)) {
-			/* what a peer sends ends up in JSON answers: it must be valid UTF-8 */
-			c->ps->malformed++;
-			conn_close(c, "payload is not valid UTF-8");
-			return;
-		}
+		/* what a peer sends ends up in JSON answers: it must be valid UTF-8 (the
+		 * payload lies in our own input buffer, already authenticated) */
+		if (utf8_sanitize((char *)(uintptr_t)f.payload, f.len))
+			c->ps->invalid_utf8++;
 		switch (f.type) {
 		case FRAME_HELLO:
 			handle_hello(c, &f);
@@ -1092,6 +1090,7 @@ cJSON *peers_stats_json(const struct peers *ps)
 	cJSON_AddNumberToObject(o, "incoming", ps->nincoming);
 	cJSON_AddNumberToObject(o, "incoming_refused", (double)ps->incoming_refused);
 	cJSON_AddNumberToObject(o, "accept_errors", (double)ps->accept_errors);
+	cJSON_AddNumberToObject(o, "frames_utf8_repaired", (double)ps->invalid_utf8);
 	cJSON_AddNumberToObject(o, "self_connects", (double)ps->self_connects);
 	cJSON_AddNumberToObject(o, "frames_unknown", (double)ps->frames_unknown);
 	return o;

@@ -1,5 +1,6 @@
 /* UTF-8 validation at the boundaries where outside bytes become JSON (insitud's socket
- * requests and peer frames, config files).  Strict RFC 3629: no overlong forms, no
+ * requests and peer frames, config files), and repair where refusing would cost more
+ * than it protects (a batch of reports with one odd process name).  Strict RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF.  Header-only so that every program and fuzz
  * target that links the checked code gets it without another object file. */
 #ifndef INSITU_UTF8_H
@@ -45,5 +46,18 @@ static inline size_t utf8_check(const char *s, size_t n)
 }
 
 static inline int utf8_valid(const char *s, size_t n) { return utf8_check(s, n) == n; }
+
+/* Replaces, in place, every byte that does not belong to a valid UTF-8 sequence with
+ * '?' (one byte for one: lengths and offsets stay).  Returns how many were replaced. */
+static inline size_t utf8_sanitize(char *s, size_t n)
+{
+	size_t fixed = 0, off = 0;
+
+	while ((off += utf8_check(s + off, n - off)) < n) {
+		s[off++] = '?';
+		fixed++;
+	}
+	return fixed;
+}
 
 #endif
