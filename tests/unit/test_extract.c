@@ -311,6 +311,74 @@ static void test_kernel_rules_agree_on_fixtures(void **state)
 	assert_true(complete >= 20);
 }
 
+/* When --payload=ids may drop the payload: the TYPE record's F_ALL. */
+static void test_ids_only_boundaries(void **state)
+{
+	(void)state;
+	const char *root = getenv("INSITU_ROOT") ? getenv("INSITU_ROOT") : ".";
+	char f1[512], f2[512], f3[512];
+	snprintf(f1, sizeof(f1), "%s/semantics/dns-tcp.json", root);
+	snprintf(f2, sizeof(f2), "%s/semantics/mqtt.json", root);
+	snprintf(f3, sizeof(f3), "%s/semantics/dns.json", root);
+	const char *fv[] = { f1, f2, f3 };
+	struct sem_set *set = sem_load(fv, 3, NULL);
+	assert_non_null(set);
+	static struct xk_table t;
+	xk_compile(set, &t);
+	uint8_t blk[INSITU_IDS_MAX];
+	/* DNS over TCP: [len 2][txid][flags][qd=1][0][0][0] www.test A IN */
+	static const uint8_t q[] = { 0, 26, 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w',
+				     4, 't', 'e', 's', 't', 0, 0, 1, 0, 1 };
+	uint8_t two[2 * sizeof(q)];
+	memcpy(two, q, sizeof(q));
+	memcpy(two + sizeof(q), q, sizeof(q));
+	/* without raw rules the question stays in user space: never complete */
+	uint32_t n = xk_eval_msg(&t, q, sizeof(q), sizeof(q), 6, 53, 40000, 0, blk, sizeof(blk));
+	assert_true(n >= 4);
+	assert_false(blk[0] & INSITU_XID_F_ALL);
+	t.flags = INSITU_XC_IDS_ONLY | INSITU_XC_RAW;
+	/* one whole message in the syscall: complete */
+	n = xk_eval_msg(&t, q, sizeof(q), sizeof(q), 6, 53, 40000, 0, blk, sizeof(blk));
+	assert_true(n >= 4);
+	assert_true(blk[0] & INSITU_XID_F_ALL);
+	/* two pipelined in one syscall, or the first of a split one: keep the payload */
+	n = xk_eval_msg(&t, two, sizeof(two), sizeof(two), 6, 53, 40000, 0, blk, sizeof(blk));
+	assert_true(n >= 4);
+	assert_false(blk[0] & INSITU_XID_F_ALL);
+	n = xk_eval_msg(&t, q, 10, 10, 6, 53, 40000, 0, blk, sizeof(blk));
+	assert_false(n >= 4 && (blk[0] & INSITU_XID_F_ALL));
+	/* a compression pointer in the question: user space must decode it */
+	uint8_t ptr[sizeof(q)];
+	memcpy(ptr, q, sizeof(q));
+	ptr[14] = 0xc0;
+	n = xk_eval_msg(&t, ptr, sizeof(ptr), sizeof(ptr), 6, 53, 40000, 0, blk, sizeof(blk));
+	assert_true(n >= 4);
+	assert_false(blk[0] & INSITU_XID_F_ALL);
+	/* the same query over UDP (datagram: always one message) is complete, and
+	 * its block decodes to what sem_extract gives */
+	n = xk_eval_msg(&t, q + 2, sizeof(q) - 2, sizeof(q) - 2, 17, 53, 40000, 0, blk, sizeof(blk));
+	assert_true(blk[0] & INSITU_XID_F_ALL);
+	const struct sem_protocol *udp = NULL;
+	for (size_t i = 0; i < sem_protocol_count(set); i++)
+		if (!strcmp(sem_protocol_name(sem_protocol_at(set, i)), "dns"))
+			udp = sem_protocol_at(set, i);
+	assert_non_null(udp);
+	struct sem_result kr, ur;
+	assert_int_equal(xk_result(udp, SEM_TO_SERVER, blk, n, false, &kr), 1);
+	sem_extract(udp, SEM_TO_SERVER, q + 2, sizeof(q) - 2, sizeof(q) - 2, &ur);
+	assert_int_equal(kr.link.len, ur.link.len);
+	assert_memory_equal(kr.link.b, ur.link.b, ur.link.len);
+	assert_int_equal(kr.n_follow, ur.n_follow);
+	assert_string_equal(kr.label, ur.label);
+	/* MQTT's varint lengths: no boundary in the kernel, no type is complete */
+	for (size_t ps = 0; ps < t.n_psets; ps++)
+		if (!strcmp(sem_protocol_name(t.pset_proto[ps]), "mqtt"))
+			for (int d = 0; d < 2; d++)
+				for (int k = 0; k < 32; k++)
+					assert_false(t.complete[ps][d][k]);
+	sem_free(set);
+}
+
 int main(void)
 {
 	/* the DNS plugin is built next to the tests' build directory */
@@ -326,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_outcomes),
 		cmocka_unit_test(test_dns_plugin),
 		cmocka_unit_test(test_kernel_rules_agree_on_fixtures),
+		cmocka_unit_test(test_ids_only_boundaries),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
