@@ -66,6 +66,7 @@ struct xr_state {
 	__u32 need;     /* user space could find more in the payload: TYPE loses F_ALL */
 	__u32 bytes;    /* the syscall's whole length (cap is what was captured) */
 	__u32 raw;      /* insitu_xconf.flags & INSITU_XC_RAW */
+	__u32 base;     /* body offset of the matched message (varint length framing) */
 };
 
 struct {
@@ -272,7 +273,31 @@ static long xr_rule_one(__u32 i, void *data)
 			return 0;
 		st->group = r->group;
 		st->need = !(r->sflags & INSITU_XS_COMPLETE);
-		if (r->sflags & INSITU_XS_LEN) {
+		st->base = 0;
+		if (r->sflags & INSITU_XS_VARINT) {
+			/* MQTT: 7 bits per byte, least significant first, at most 4 bytes;
+			 * unreadable: body offset 0, as user space takes it */
+			__u32 lo = r->lf_off, v = 0, end = 0;
+			__u32 b0 = c->p[lo & XR_PMASK], b1 = c->p[(lo + 1) & XR_PMASK],
+			      b2 = c->p[(lo + 2) & XR_PMASK], b3 = c->p[(lo + 3) & XR_PMASK];
+			if (lo + 1 <= c->cap && !(b0 & 0x80)) {
+				v = b0;
+				end = lo + 1;
+			} else if (lo + 2 <= c->cap && (b0 & 0x80) && !(b1 & 0x80)) {
+				v = (b0 & 0x7f) | b1 << 7;
+				end = lo + 2;
+			} else if (lo + 3 <= c->cap && (b0 & b1 & 0x80) && !(b2 & 0x80)) {
+				v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | b2 << 14;
+				end = lo + 3;
+			} else if (lo + 4 <= c->cap && (b0 & b1 & b2 & 0x80) && !(b3 & 0x80)) {
+				v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | (b2 & 0x7f) << 14 | b3 << 21;
+				end = lo + 4;
+			}
+			st->base = end;
+			if ((r->sflags & INSITU_XS_LEN) &&
+			    (!end || (__s64)end + v + r->lf_add != (__s64)st->bytes))
+				st->need = 1;
+		} else if (r->sflags & INSITU_XS_LEN) {
 			/* one whole message in this syscall, or the payload is kept */
 			__u32 lo = r->lf_off, w = r->lf_width, v = 0;
 			if (w == 0 || w > 4 || lo + w > c->cap) {
@@ -307,11 +332,18 @@ static long xr_rule_one(__u32 i, void *data)
 	}
 
 	__u32 cap = c->cap;
+	__u32 base = (r->rflags & INSITU_XF_BASE) ? st->base & XR_PMASK : 0;
 	if (r->kind == INSITU_XR_OFFSET) {
-		if (r->off + r->len <= cap)
-			xr_put(c, st, r->tag, r->off, r->len, r->has_mask, r->mask);
+		__u32 off = base + r->off;
+		if (r->rflags & INSITU_XF_SKIP) {
+			if (off + 2 > cap)
+				return 0;
+			off += 2 + ((__u32)c->p[off & XR_PMASK] << 8 | c->p[(off + 1) & XR_PMASK]);
+		}
+		if (off + r->len <= cap)
+			xr_put(c, st, r->tag, off & XR_PMASK, r->len, r->has_mask, r->mask);
 	} else if (r->kind == INSITU_XR_LSTRING) {
-		__u32 off = r->off, n;
+		__u32 off = base + r->off, n;
 		if (r->lwidth == 1) {
 			if (off + 1 > cap)
 				return 0;
@@ -326,10 +358,14 @@ static long xr_rule_one(__u32 i, void *data)
 			return 0;
 		__u8 tag = r->tag;
 		if (n > r->len) {
+			if (r->rflags & INSITU_XF_NOMAX) {
+				st->need = 1; /* user space would take more than the kernel can */
+				return 0;
+			}
 			n = r->len;
 			tag |= INSITU_XID_F_CUT;
 		}
-		xr_put(c, st, tag, off, n, 0, r->mask);
+		xr_put(c, st, tag, off & XR_PMASK, n, 0, r->mask);
 	} else if (r->kind == INSITU_XR_DNSQ) {
 		__u32 off = r->off;
 		if (!st->raw || off + 8 > cap) {

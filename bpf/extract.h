@@ -109,7 +109,8 @@ struct insitu_xrule {
 	__u8 lf_le;    /* ... 1: little endian */
 	__u8 dup;      /* SIG: ids not extracted because they equal the link id: bit k
 	                  follow id k, bit 4 the label; the TYPE record's second byte */
-	__u8 _pad[2];
+	__u8 rflags;   /* id rules: enum insitu_xf_flag */
+	__u8 _pad[1];
 	__s32 lf_add;  /* ... message size = field value + lf_add */
 };
 
@@ -119,6 +120,17 @@ enum insitu_xs_flag {
 	INSITU_XS_LEN = 2,      /* length-prefixed framing: F_ALL only when the message's
 	                           length field says it fills the syscall exactly (one
 	                           message, whole), so that "ids only" keeps its boundary */
+	INSITU_XS_VARINT = 4,   /* the length field at lf_off is a varint (MQTT): the body
+	                           starts after it (base of INSITU_XF_BASE rules), the
+	                           message is base + value + lf_add bytes */
+};
+
+/* insitu_xrule.rflags of an id rule */
+enum insitu_xf_flag {
+	INSITU_XF_BASE = 1,  /* off counts from the body (after a varint length field) */
+	INSITU_XF_SKIP = 2,  /* OFFSET: first skip a string with a 2-byte length at off */
+	INSITU_XF_NOMAX = 4, /* LSTRING: user space takes up to 128 bytes; a longer
+	                        string than len makes the block incomplete, not cut */
 };
 
 struct insitu_xpset {

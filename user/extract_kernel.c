@@ -45,12 +45,22 @@ static bool sig_compile(const struct semm_signature *s, int alt, struct insitu_x
 	return true;
 }
 
-/* Fixed offset of the body for this direction's framing, or -1 if it varies. */
+/* Is this direction's length field a varint the kernel decodes (MQTT)? */
+static bool varint_framing(const struct sem_protocol *p, enum sem_dir dir)
+{
+	const struct semm_framing *fr = &p->framing[dir];
+	return fr->kind == SEMM_FR_LENGTH && fr->len.width == 0 && !fr->n_variants && fr->len.from_field_end;
+}
+
+/* Fixed offset of the body for this direction's framing, -2 when the kernel finds
+ * it at run time (varint), or -1 if it varies otherwise. */
 static int body_base(const struct sem_protocol *p, enum sem_dir dir)
 {
 	const struct semm_framing *fr = &p->framing[dir];
 	if (fr->kind != SEMM_FR_LENGTH)
 		return 0; /* user space uses 0 too */
+	if (varint_framing(p, dir))
+		return -2;
 	if (fr->len.width == 0 || fr->n_variants)
 		return -1;
 	return fr->len.offset + fr->len.width;
@@ -62,13 +72,19 @@ static bool src_compile(const struct sem_protocol *p, enum sem_dir dir, const st
 	int base = 0;
 	if (s->from_body) {
 		base = body_base(p, dir);
-		if (base < 0)
+		if (base == -2 && (s->kind == SEMM_SRC_OFFSET || s->kind == SEMM_SRC_LSTRING)) {
+			r->rflags |= INSITU_XF_BASE;
+			base = 0;
+		} else if (base < 0) {
 			return false;
+		}
 	}
 	switch (s->kind) {
 	case SEMM_SRC_OFFSET:
-		if (s->skip_lstring || s->length > INSITU_XR_ID_MAX || base + s->offset > UINT16_MAX)
+		if (s->length > INSITU_XR_ID_MAX || base + s->offset > UINT16_MAX)
 			return false;
+		if (s->skip_lstring)
+			r->rflags |= INSITU_XF_SKIP;
 		r->kind = INSITU_XR_OFFSET;
 		r->off = (uint16_t)(base + s->offset);
 		r->len = s->length;
@@ -100,13 +116,17 @@ static bool src_compile(const struct sem_protocol *p, enum sem_dir dir, const st
 		r->len = INSITU_XR_ID_MAX;
 		return true;
 	case SEMM_SRC_LSTRING:
-		if ((s->length != 1 && s->length != 2) || !s->max || s->max > INSITU_XR_ID_MAX ||
-		    base + s->offset > UINT16_MAX)
+		if ((s->length != 1 && s->length != 2) || base + s->offset > UINT16_MAX)
 			return false;
 		r->kind = INSITU_XR_LSTRING;
 		r->off = (uint16_t)(base + s->offset);
 		r->lwidth = (uint8_t)s->length;
-		r->len = s->max;
+		if (s->max && s->max <= INSITU_XR_ID_MAX) {
+			r->len = s->max; /* cut at max, as user space does */
+		} else {
+			r->len = INSITU_XR_ID_MAX; /* longer: the payload is kept */
+			r->rflags |= INSITU_XF_NOMAX;
+		}
 		return true;
 	default:
 		return false;
@@ -203,11 +223,12 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 	const struct semm_framing *fw = &p->framing[dir];
 	uint8_t lflags = 0;
 	bool unframed = false;
+	bool varint = varint_framing(p, dir);
 	if (fw->kind == SEMM_FR_LENGTH) {
-		if (fw->len.width >= 1 && fw->len.width <= 4 && !fw->n_variants)
+		if ((fw->len.width >= 1 && fw->len.width <= 4 && !fw->n_variants) || varint)
 			lflags = INSITU_XS_LEN; /* the kernel checks one whole message */
 		else
-			unframed = true; /* varint or variant lengths */
+			unframed = true; /* variant lengths */
 	} else if (fw->kind != SEMM_FR_DATAGRAM && ty->fallback) {
 		unframed = true; /* a fallback matches any bytes, message start or not */
 	}
@@ -232,9 +253,12 @@ static void compile_type(struct xk_table *t, const struct sem_protocol *p, int p
 		sig.pset = (uint8_t)ps;
 		sig.dir = (uint8_t)dir;
 		sig.tag = (uint8_t)ti;
-		sig.sflags = complete ? INSITU_XS_COMPLETE | lflags : 0;
+		sig.sflags = (uint8_t)((complete ? INSITU_XS_COMPLETE | lflags : 0) | (varint ? INSITU_XS_VARINT : 0));
 		sig.dup = all_follow ? dup : (uint8_t)(dup & 0x10);
-		if (lflags) {
+		if (varint) {
+			sig.lf_off = fw->len.offset;
+			sig.lf_add = fw->len.adjust; /* size = end of the varint + value + adjust */
+		} else if (lflags) {
 			sig.lf_off = fw->len.offset;
 			sig.lf_width = fw->len.width;
 			sig.lf_le = !fw->len.big_endian;
@@ -568,7 +592,7 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 		return 0;
 	if (cap > INSITU_PAYLOAD_MAX)
 		cap = INSITU_PAYLOAD_MAX;
-	uint32_t o = 0;
+	uint32_t o = 0, base = 0;
 	int group = -1;
 	bool need = false;
 	for (uint32_t i = 0; i < t->n_rules; i++) {
@@ -583,7 +607,23 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 				continue;
 			group = r->group;
 			need = !(r->sflags & INSITU_XS_COMPLETE);
-			if (r->sflags & INSITU_XS_LEN) {
+			base = 0;
+			if (r->sflags & INSITU_XS_VARINT) {
+				uint32_t lo = r->lf_off, v = 0, end = 0;
+				for (uint32_t k = 0; k < 4; k++) {
+					if (lo + k >= cap)
+						break;
+					v |= (uint32_t)(p[lo + k] & 0x7f) << (7 * k);
+					if (!(p[lo + k] & 0x80)) {
+						end = lo + k + 1;
+						break;
+					}
+				}
+				base = end;
+				if ((r->sflags & INSITU_XS_LEN) &&
+				    (!end || (int64_t)end + v + r->lf_add != (int64_t)bytes))
+					need = true;
+			} else if (r->sflags & INSITU_XS_LEN) {
 				uint32_t lo = r->lf_off, w = r->lf_width, v = 0;
 				if (w == 0 || w > 4 || lo + w > cap) {
 					need = true;
@@ -603,11 +643,18 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 			}
 			continue;
 		}
+		uint32_t rb = (r->rflags & INSITU_XF_BASE) ? base : 0;
 		if (r->kind == INSITU_XR_OFFSET) {
-			if ((uint32_t)r->off + r->len <= cap)
-				ref_put(out, &o, r->tag, p + r->off, r->len, r->has_mask ? r->mask : NULL, &need);
+			uint32_t off = rb + r->off;
+			if (r->rflags & INSITU_XF_SKIP) {
+				if (off + 2 > cap)
+					continue;
+				off += 2 + ((uint32_t)p[off] << 8 | p[off + 1]);
+			}
+			if (off + r->len <= cap)
+				ref_put(out, &o, r->tag, p + off, r->len, r->has_mask ? r->mask : NULL, &need);
 		} else if (r->kind == INSITU_XR_LSTRING) {
-			uint32_t off = r->off, n;
+			uint32_t off = rb + r->off, n;
 			if (off + r->lwidth > cap)
 				continue;
 			n = r->lwidth == 1 ? p[off] : (uint32_t)p[off] << 8 | p[off + 1];
@@ -616,6 +663,10 @@ uint32_t xk_eval_msg(const struct xk_table *t, const uint8_t *p, uint32_t cap, u
 				continue;
 			uint8_t tag = r->tag;
 			if (n > r->len) {
+				if (r->rflags & INSITU_XF_NOMAX) {
+					need = true;
+					continue;
+				}
 				n = r->len;
 				tag |= INSITU_XID_F_CUT;
 			}
