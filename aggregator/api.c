@@ -291,8 +291,10 @@ static void process_lines(struct client *c)
 	struct api *a = c->api;
 	size_t start = 0;
 	unsigned handled = 0;
+	int was_throttled = c->throttled; /* still paused since api_tick: not a new pause */
 
 	c->backlog = 0;
+	c->throttled = 0;
 	if (a->d->cfg.client_rate) {
 		uint64_t now = now_ms();
 		c->tokens += (double)a->d->cfg.client_rate * (double)(now - c->tokens_ms) / 1000.0;
@@ -313,8 +315,8 @@ static void process_lines(struct client *c)
 		}
 		if (a->d->cfg.client_rate && c->tokens < 1) {
 			/* over its request rate: the rest waits for api_tick's refill */
-			if (!c->throttled)
-				a->throttled++;
+			if (!was_throttled)
+				a->throttled++; /* pauses, not ticks spent paused */
 			c->throttled = 1;
 			break;
 		}
@@ -567,8 +569,7 @@ void api_tick(struct api *a, uint64_t now)
 		listener_pause(a, 0); /* accept_exhausted pauses it again if still out of fds */
 	for (c = a->clients; c; c = next) {
 		next = c->next;
-		if (c->throttled) { /* tokens are refilled by process_lines, on the backlog */
-			c->throttled = 0;
+		if (c->throttled && !c->on_backlog) { /* process_lines refills its tokens */
 			c->backlog = 1;
 			backlog_add(c);
 		}
