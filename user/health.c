@@ -60,6 +60,7 @@ void health_cfg_defaults(struct health_cfg *c)
 	c->learn_windows = 3;
 	c->error_maybe = 0.05;
 	c->error_unhealthy = 0.20;
+	c->error_min_failed = 2;
 	c->expected_ns = 300000000ull;
 	c->timeout_ns = 1000000000ull;
 	c->retrans_maybe = 3;
@@ -226,7 +227,7 @@ struct insitu_value health_judge_errors(const struct health_cfg *c, uint64_t fai
 	share = (double)failed / (double)total;
 	if (share >= c->error_unhealthy)
 		v.status = INSITU_UNHEALTHY;
-	else if (share >= c->error_maybe)
+	else if (share >= c->error_maybe && failed >= c->error_min_failed)
 		v.status = INSITU_MAYBE_UNHEALTHY;
 	v.score = clamp100(100.0 * (1.0 - share));
 	return v;

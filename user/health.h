@@ -47,6 +47,8 @@ struct health_cfg {
 	uint32_t learn_windows;    /* healthy windows before the baseline is trusted (3) */
 	double error_maybe;        /* failed share at which errors are MAYBE_UNHEALTHY (0.05) */
 	double error_unhealthy;    /* ... and UNHEALTHY (0.20) */
+	uint32_t error_min_failed; /* fewer failed exchanges in a window are never
+				      MAYBE_UNHEALTHY: one failure among many is noise (2) */
 	uint64_t expected_ns;      /* a request waiting this long makes timeouts PENDING (300 ms) */
 	uint64_t timeout_ns;       /* ... and this long UNHEALTHY (1 s) */
 	uint32_t retrans_maybe;    /* retransmits in a window that make it MAYBE_UNHEALTHY (3) */

@@ -52,6 +52,8 @@ static const struct key keys[] = {
 	 "failed share at which errors are MAYBE_UNHEALTHY (5%)"},
 	{"error_unhealthy", K_SHARE, F(error_unhealthy), 0, 1, false,
 	 "... and UNHEALTHY (20%)"},
+	{"error_min_failed", K_COUNT, F(error_min_failed), 1, 1000000, false,
+	 "fewer failures in a window are never MAYBE_UNHEALTHY, only a share >= error_unhealthy (2)"},
 	{"pending_after", K_DURATION, F(expected_ns), 1 * MS_, 3600 * S_, false,
 	 "a request waiting this long makes timeouts PENDING (300ms)"},
 	{"timeout", K_DURATION, F(timeout_ns), 1 * MS_, 3600 * S_, false,

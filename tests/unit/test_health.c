@@ -71,6 +71,10 @@ static void test_judge_errors(void **st)
 	(void)st;
 	assert_int_equal(health_judge_errors(&c, 0, 100).status, INSITU_HEALTHY);
 	assert_int_equal(health_judge_errors(&c, 10, 100).status, INSITU_MAYBE_UNHEALTHY);
+	/* one failure among 14 is noise (7 %: no longer MAYBE); one among 3 is not */
+	assert_int_equal(health_judge_errors(&c, 1, 14).status, INSITU_HEALTHY);
+	assert_int_equal(health_judge_errors(&c, 2, 14).status, INSITU_MAYBE_UNHEALTHY);
+	assert_int_equal(health_judge_errors(&c, 1, 3).status, INSITU_UNHEALTHY);
 	struct insitu_value v = health_judge_errors(&c, 50, 100);
 	assert_int_equal(v.status, INSITU_UNHEALTHY);
 	assert_true(v.score > 49.9 && v.score < 50.1);
