@@ -275,12 +275,9 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 		uint64_t when = from + health_cfg_of(hs->h)->timeout_ns;
 		if (from && when < t)
 			t = when;
-	}
-	else if (hop_failed(h))
+	} else if (hop_failed(h)) {
 		out = HEALTH_FAILED;
-	/* A failure that comes from below is the children's, not this hop's: a proxy
-	 * relaying its upstream's error, or a resolver that kept retrying a silent
-	 * upstream until its own caller gave up on it. */
+	}
 	/* Done long before its path was delivered (the path waited for a slow or timed
 	 * out part of it): its windows are gone, and a fault it showed may be over. */
 	if (t && t + health_cfg_of(hs->h)->window_ns + LINGER_NS < hs->ev_now) {
@@ -288,10 +285,12 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 		return;
 	}
 	lat = own_latency(h);
+	/* A failure that comes from below is the children's, not this hop's: a proxy
+	 * relaying its upstream's error, or a resolver that kept retrying a silent
+	 * upstream until its own caller gave up on it.  An exchange that ended
+	 * unanswered because of them has no latency of its own to judge: the time
+	 * between two attempts is the retry timer's, set by the child's failure. */
 	if (out != HEALTH_OK && failed_below(h)) {
-		/* ...and an exchange that ended unanswered because of them has no latency
-		 * of its own to judge: the time between two attempts is the retry
-		 * timer's, set by the child's failure */
 		if (!c->t_resp_end && !s->t_resp_end)
 			lat = HEALTH_NO_LATENCY;
 		out = HEALTH_OK;
