@@ -277,22 +277,32 @@ static long xr_rule_one(__u32 i, void *data)
 		if (r->sflags & INSITU_XS_VARINT) {
 			/* MQTT: 7 bits per byte, least significant first, at most 4 bytes;
 			 * unreadable: body offset 0, as user space takes it */
-			__u32 lo = r->lf_off, v = 0, end = 0;
-			__u32 b0 = c->p[lo & XR_PMASK], b1 = c->p[(lo + 1) & XR_PMASK],
-			      b2 = c->p[(lo + 2) & XR_PMASK], b3 = c->p[(lo + 3) & XR_PMASK];
-			if (lo + 1 <= c->cap && !(b0 & 0x80)) {
-				v = b0;
+			/* one byte live at a time: this frame is on 6.1's 512-byte call chain */
+			__u32 lo = r->lf_off, end = 0, v, b;
+			b = c->p[lo & XR_PMASK];
+			v = b & 0x7f;
+			if (!(b & 0x80)) {
 				end = lo + 1;
-			} else if (lo + 2 <= c->cap && (b0 & 0x80) && !(b1 & 0x80)) {
-				v = (b0 & 0x7f) | b1 << 7;
-				end = lo + 2;
-			} else if (lo + 3 <= c->cap && (b0 & b1 & 0x80) && !(b2 & 0x80)) {
-				v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | b2 << 14;
-				end = lo + 3;
-			} else if (lo + 4 <= c->cap && (b0 & b1 & b2 & 0x80) && !(b3 & 0x80)) {
-				v = (b0 & 0x7f) | (b1 & 0x7f) << 7 | (b2 & 0x7f) << 14 | b3 << 21;
-				end = lo + 4;
+			} else {
+				b = c->p[(lo + 1) & XR_PMASK];
+				v |= (b & 0x7f) << 7;
+				if (!(b & 0x80)) {
+					end = lo + 2;
+				} else {
+					b = c->p[(lo + 2) & XR_PMASK];
+					v |= (b & 0x7f) << 14;
+					if (!(b & 0x80)) {
+						end = lo + 3;
+					} else {
+						b = c->p[(lo + 3) & XR_PMASK];
+						v |= (b & 0x7f) << 21;
+						if (!(b & 0x80))
+							end = lo + 4;
+					}
+				}
 			}
+			if (end > c->cap)
+				end = 0; /* a byte of it was not captured */
 			st->base = end;
 			if ((r->sflags & INSITU_XS_LEN) &&
 			    (!end || (__s64)end + v + r->lf_add != (__s64)st->bytes))
@@ -303,19 +313,24 @@ static long xr_rule_one(__u32 i, void *data)
 			if (w == 0 || w > 4 || lo + w > c->cap) {
 				st->need = 1;
 			} else {
-				__u32 b0 = c->p[lo & XR_PMASK], b1 = c->p[(lo + 1) & XR_PMASK],
-				      b2 = c->p[(lo + 2) & XR_PMASK], b3 = c->p[(lo + 3) & XR_PMASK];
-				if (r->lf_le)
-					v = b0 | (w > 1 ? b1 << 8 : 0) | (w > 2 ? b2 << 16 : 0) |
-					    (w > 3 ? b3 << 24 : 0);
-				else if (w == 1)
-					v = b0;
-				else if (w == 2)
-					v = b0 << 8 | b1;
-				else if (w == 3)
-					v = b0 << 16 | b1 << 8 | b2;
-				else
-					v = b0 << 24 | b1 << 16 | b2 << 8 | b3;
+				/* one byte live at a time (stack: see the varint case) */
+				if (r->lf_le) {
+					v = c->p[lo & XR_PMASK];
+					if (w > 1)
+						v |= (__u32)c->p[(lo + 1) & XR_PMASK] << 8;
+					if (w > 2)
+						v |= (__u32)c->p[(lo + 2) & XR_PMASK] << 16;
+					if (w > 3)
+						v |= (__u32)c->p[(lo + 3) & XR_PMASK] << 24;
+				} else {
+					v = c->p[lo & XR_PMASK];
+					if (w > 1)
+						v = v << 8 | c->p[(lo + 1) & XR_PMASK];
+					if (w > 2)
+						v = v << 8 | c->p[(lo + 2) & XR_PMASK];
+					if (w > 3)
+						v = v << 8 | c->p[(lo + 3) & XR_PMASK];
+				}
 				if ((__s64)v + r->lf_add != (__s64)st->bytes)
 					st->need = 1;
 			}
@@ -333,6 +348,11 @@ static long xr_rule_one(__u32 i, void *data)
 
 	__u32 cap = c->cap;
 	__u32 base = (r->rflags & INSITU_XF_BASE) ? st->base & XR_PMASK : 0;
+	/* each kind finds its bytes; one xr_put() call site keeps this frame small
+	 * (it is on 6.1's 512-byte call chain) */
+	__u8 tag = r->tag;
+	__u32 from, n;
+	int masked = 0;
 	if (r->kind == INSITU_XR_OFFSET) {
 		__u32 off = base + r->off;
 		if (r->rflags & INSITU_XF_SKIP) {
@@ -340,10 +360,13 @@ static long xr_rule_one(__u32 i, void *data)
 				return 0;
 			off += 2 + ((__u32)c->p[off & XR_PMASK] << 8 | c->p[(off + 1) & XR_PMASK]);
 		}
-		if (off + r->len <= cap)
-			xr_put(c, st, r->tag, off & XR_PMASK, r->len, r->has_mask, r->mask);
+		if (off + r->len > cap)
+			return 0;
+		from = off;
+		n = r->len;
+		masked = r->has_mask;
 	} else if (r->kind == INSITU_XR_LSTRING) {
-		__u32 off = base + r->off, n;
+		__u32 off = base + r->off;
 		if (r->lwidth == 1) {
 			if (off + 1 > cap)
 				return 0;
@@ -356,7 +379,6 @@ static long xr_rule_one(__u32 i, void *data)
 		off += r->lwidth;
 		if (off + n > cap)
 			return 0;
-		__u8 tag = r->tag;
 		if (n > r->len) {
 			if (r->rflags & INSITU_XF_NOMAX) {
 				st->need = 1; /* user space would take more than the kernel can */
@@ -365,7 +387,7 @@ static long xr_rule_one(__u32 i, void *data)
 			n = r->len;
 			tag |= INSITU_XID_F_CUT;
 		}
-		xr_put(c, st, tag, off & XR_PMASK, n, 0, r->mask);
+		from = off;
 	} else if (r->kind == INSITU_XR_DNSQ) {
 		__u32 off = r->off;
 		if (!st->raw || off + 8 > cap) {
@@ -381,7 +403,7 @@ static long xr_rule_one(__u32 i, void *data)
 		st = xr_st();
 		if (!st)
 			return 0;
-		__u32 n = st->found + 1 + 2 - off; /* through the zero label and the type */
+		n = st->found + 1 + 2 - off; /* through the zero label and the type */
 		if (st->stop != 1 || st->found + 3 > cap || n > INSITU_XR_ID_MAX) {
 			st->need = 1;
 			return 0;
@@ -390,7 +412,7 @@ static long xr_rule_one(__u32 i, void *data)
 		 * tracked n as a 64-bit difference, needs to see one */
 		asm volatile("" : "+r"(n));
 		n &= 2 * INSITU_XR_ID_MAX - 1;
-		xr_put(c, st, r->tag, off & XR_PMASK, n, 0, r->mask);
+		from = off;
 	} else if (r->kind == INSITU_XR_AFTER) {
 		struct xr_scan s = { .p = c->p, .r = r, .cap = cap };
 		__u32 win = cap < INSITU_XR_WINDOW ? cap : INSITU_XR_WINDOW;
@@ -414,14 +436,18 @@ static long xr_rule_one(__u32 i, void *data)
 		st = xr_st();
 		if (!st)
 			return 0;
-		__u8 tag = r->tag;
 		if (st->stop == 2)
 			tag |= INSITU_XID_F_END;
 		else if (st->stop == 3)
 			tag |= INSITU_XID_F_CUT;
-		if (st->n)
-			xr_put(c, st, tag, st->found, st->n, 0, r->mask);
+		if (!st->n)
+			return 0;
+		from = st->found;
+		n = st->n;
+	} else {
+		return 0;
 	}
+	xr_put(c, st, tag, from & XR_PMASK, n, masked, r->mask);
 	return 0;
 }
 
