@@ -11,7 +11,9 @@ SANBUILD=build/san
 [[ $BUILD == "$SANBUILD" ]] && skip_all "already running under BUILD=$SANBUILD"
 
 log=$TAP_TMP/make.log
-if ! make --no-print-directory -j"$(nproc)" SAN=1 tests >"$log" 2>&1; then
+# BUILD is exported by tests/run (build): name the sanitizer tree on the command line,
+# or SAN=1 would rebuild nothing and the normal binaries would be run again
+if ! make --no-print-directory -j"$(nproc)" SAN=1 BUILD="$SANBUILD" tests >"$log" 2>&1; then
 	fail "make SAN=1 tests"
 	tail -n 30 "$log" | sed 's/^/# /'
 	exit 0
