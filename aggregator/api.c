@@ -73,7 +73,8 @@ struct api {
 	struct client *with_def;
 	struct client *graveyard; /* closed during a pass, freed at its end */
 	uint64_t accepted, refused_full, dropped_too_long, dropped_slow, dropped_io, lines, backlogged;
-	uint64_t refused_user, refused_nofd, accept_errors, dropped_idle, throttled, invalid_utf8;
+	uint64_t refused_user, refused_nofd, accept_errors, dropped_idle, throttled, invalid_utf8, dropped_memory;
+	size_t inbytes; /* input buffers of all live clients (ClientMemoryMax) */
 	/* out of descriptors: a spare one is given up to accept-and-close the waiting
 	 * clients (refused at once, not left hanging); the listener leaves epoll while
 	 * even that fails, so the loop does not spin on a readable listening socket */
@@ -153,6 +154,7 @@ static void client_close(struct client *c)
 	if (c->dead)
 		return;
 	c->dead = 1;
+	a->inbytes -= c->incap;
 	epoll_ctl(a->d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->prev)
@@ -364,6 +366,7 @@ static void process_lines(struct client *c)
 static void client_event(struct ev_handler *h, uint32_t events)
 {
 	struct client *c = (struct client *)h;
+	struct api *a = c->api;
 
 	if (c->dead)
 		return;
@@ -383,11 +386,26 @@ static void client_event(struct ev_handler *h, uint32_t events)
 			char *nb;
 			if (ncap > INSITUD_LINE_MAX + 262144)
 				ncap = INSITUD_LINE_MAX + 262144;
+			/* all clients' input buffers together are bounded too
+			 * (ClientMemoryMax): the biggest hoarder goes, not whoever comes next */
+			while (ncap > c->incap && a->inbytes - c->incap + ncap > a->d->cfg.client_memory_max) {
+				struct client *big = c;
+				for (struct client *o = a->clients; o; o = o->next)
+					if (o->incap > big->incap)
+						big = o;
+				log_warn("client fd %d holds %zu bytes of input and all clients' would pass %zu: dropped",
+					 big->fd, big->incap, a->d->cfg.client_memory_max);
+				a->dropped_memory++;
+				client_close(big);
+				if (big == c)
+					return;
+			}
 			nb = ncap > c->incap ? realloc(c->in, ncap) : c->in;
 			if (!nb) {
 				client_close(c);
 				return;
 			}
+			a->inbytes += ncap - c->incap;
 			c->in = nb;
 			c->incap = ncap;
 		}
@@ -747,5 +765,7 @@ void api_stats_json(const struct api *a, cJSON *o)
 	cJSON_AddNumberToObject(o, "clients_accept_errors", (double)a->accept_errors);
 	cJSON_AddNumberToObject(o, "clients_dropped_idle", (double)a->dropped_idle);
 	cJSON_AddNumberToObject(o, "clients_throttled", (double)a->throttled);
+	cJSON_AddNumberToObject(o, "clients_dropped_memory", (double)a->dropped_memory);
+	cJSON_AddNumberToObject(o, "client_input_bytes", (double)a->inbytes);
 	cJSON_AddNumberToObject(o, "requests_utf8_repaired", (double)a->invalid_utf8);
 }

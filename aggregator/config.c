@@ -27,6 +27,7 @@ void config_defaults(struct config *c)
 	c->client_rate = 20000;
 	c->client_idle_ms = 30000;
 	c->sandbox = 1;
+	c->client_memory_max = (size_t)256 << 20;
 }
 
 void config_free(struct config *c)
@@ -368,6 +369,10 @@ int config_parse(struct config *c, const char *text, size_t len, const char *pat
 				BAD(v, "\"Segments\": expected {\"MaxPaths\": N, \"MaxBytes\": N, ...} (docs/aggregator.md)");
 			if (segments_limits_parse(v, &c->segs, path, err, errlen))
 				goto out;
+		} else if (!strcmp(k, "ClientMemoryMax")) {
+			if (num_u64(v, &u) || u < 2 || u > 1048576)
+				BAD(v, "\"ClientMemoryMax\": expected MiB between 2 and 1048576");
+			c->client_memory_max = (size_t)u << 20;
 		} else if (!strcmp(k, "Sandbox")) {
 			if (v->type != JSON_BOOL)
 				BAD(v, "\"Sandbox\": expected true or false");

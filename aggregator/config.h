@@ -54,6 +54,8 @@ struct config {
 	unsigned client_idle_ms;      /* ClientIdleTimeout: a client that sent no
 				       * complete request this long after connecting is
 				       * closed (30 s; 0 = never) */
+	size_t client_memory_max;     /* ClientMemoryMax: MiB of input buffers of all
+				       * clients together (256) */
 	int sandbox;                  /* Sandbox: seccomp allow-list once set up (true) */
 	struct segments_limits segs;  /* Segments {MaxPaths, MaxBytes, MaxAgeSeconds,
 				       * MaxStitchBytes, MaxAnswerBytes,

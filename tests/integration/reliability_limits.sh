@@ -9,6 +9,7 @@
 #  - invalid UTF-8 in a request is repaired before parsing (each stray byte becomes
 #    '?'): every answer is valid UTF-8, a batch with one odd name is not lost, valid
 #    non-ASCII names come back intact (requests_utf8_repaired);
+#  - all clients' input buffers together bounded (ClientMemoryMax), the excess counted;
 #  - RLIMIT_NOFILE lowered with prlimit on the running daemon, clients flood in: new
 #    clients are refused at once, insitud does not spin, counts it, and recovers when
 #    the limit is raised again (clients_accept_errors, clients_refused_nofd); the same
@@ -168,6 +169,38 @@ ok "... counted (requests_utf8_repaired $(stat_of requests_utf8_repaired))" test
 jok "valid non-ASCII names are stored and come back intact" \
 	'.submit_ok and .view_subject == "s\u00fcbject-\ud83d\ude00"' "$out"
 ok "a whole dump is valid UTF-8" bash -c "'$INSITU' -s '$S' --json dump panorama | iconv -f UTF-8 -t UTF-8 >/dev/null"
+
+# --- all clients' input buffers together: ClientMemoryMax ---
+mkdir -p "$TAP_TMP/m"
+printf '{"Socket": "%s", "DBFile": "%s", "ClientMemoryMax": 4}\n' "$TAP_TMP/m/sock" "$TAP_TMP/m/db" > "$TAP_TMP/m.json"
+bg_start MPID "$INSITUD" -q -c "$TAP_TMP/m.json"
+wait_for 20 "$INSITU" -s "$TAP_TMP/m/sock" ping || fail "insitud with ClientMemoryMax 4 starts"
+out=$("$PY" - "$TAP_TMP/m/sock" <<'PY'
+import json, socket, sys, time
+socks, dropped = [], 0
+for _ in range(12):                    # each holds ~700 KB of an unfinished line
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+    try: s.sendall(b'{"op":"ping","pad":"' + b"x" * 700000)
+    except OSError: pass
+    socks.append(s); time.sleep(0.05)
+time.sleep(1)
+for s in socks:
+    s.setblocking(False)
+    try:
+        if s.recv(1) == b"": dropped += 1
+    except BlockingIOError: pass
+    except OSError: dropped += 1
+p = socket.socket(socket.AF_UNIX); p.connect(sys.argv[1]); f = p.makefile("rwb")
+f.write(b'{"op":"stats"}\n'); f.flush(); st = json.loads(f.readline())
+print(json.dumps({"dropped": dropped, "bytes": st["client_input_bytes"], "counted": st["clients_dropped_memory"]}))
+PY
+)
+diag "12 clients x 700 KB unfinished lines under ClientMemoryMax 4 MiB: $out"
+jok "the biggest hoarders are dropped and counted; the buffers stay under the bound" \
+	'.dropped >= 6 and .counted >= .dropped and .bytes <= 4194304' "$out"
+jok "... while a new client was answered (its stats request above)" '.bytes > 0' "$out"
+ok "... and the daemon still answers" "$INSITU" -s "$TAP_TMP/m/sock" ping
+kill_pid "$MPID"
 
 # --- out of descriptors on the running daemon (prlimit --pid) ---
 nfd=$(find /proc/"$PID"/fd -mindepth 1 -maxdepth 1 | wc -l)
