@@ -104,6 +104,13 @@ diag "linker ids: full mode kernel $l_k user_space $(lstat full user_space); ids
 ok "ids mode: linker took $l_ids messages from the ids block alone" test "$l_ids" -ge 192
 is "ids mode: no unusable block" "$l_bad" 0
 ok "full mode: linker used complete kernel blocks instead of extracting ($l_k)" test "$l_k" -ge 100
+# the same counters in --stats --json ("linker" object), against the text form of
+# the same replay of the ids-mode recording
+replay() { "$OBS" --replay "$W/rec.ids.zst" --semantics "$SEM" --paths --stats "$@" 2>/dev/null; }
+txt=$(replay | awk '$1 == "linker:" && $2 == "ids" { print $4, $6, $8, $10 }' | tail -n 1)
+js=$(replay --json | grep '"linker"' | tail -n 1 | jq -r '.linker | "\(.kernel_ids) \(.user_ids) \(.ids_only) \(.ids_only_unusable)"')
+is "--stats --json: linker kernel_ids user_ids ids_only ids_only_unusable as in the text form" "$js" "$txt"
+ok "--stats --json: linker ids_only of the replay ($(cut -d' ' -f3 <<<"$js")) >= 192" test "$(cut -d' ' -f3 <<<"$js")" -ge 192
 
 # ---- same paths
 norm='def n: [.proto, .link_id, .outcome, .status, .client.seen, .server.seen, ([.children[] | n] | sort)]; .root | n'
