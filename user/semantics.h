@@ -109,6 +109,10 @@ struct sem_protocol;
 /* Loads and validates files (each one protocol).  Returns NULL if any file has a
  * problem: all of them are in *diags (which may be NULL). */
 struct sem_set *sem_load(const char *const *paths, size_t n, struct sem_diags *diags);
+/* Same from a comma-separated list of files ("-s a.json,b.json"), at most
+ * SEM_LIST_MAX of them. */
+#define SEM_LIST_MAX 32
+struct sem_set *sem_load_list(const char *list, struct sem_diags *diags);
 /* Same from memory (tests, fuzzing); 'name' is used in messages. */
 struct sem_set *sem_load_buffer(const char *name, const char *text, size_t len,
 				struct sem_diags *diags);

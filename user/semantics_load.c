@@ -211,6 +211,32 @@ static bool get_lit(struct ctx *c, const struct json_value *v, const char *path,
 	return true;
 }
 
+/* A literal or a list of 1..max literals ("prefix", "contains"); *n gets how many
+ * were stored.  `what` names them in the error ("prefixes", "literals"). */
+static bool get_lits(struct ctx *c, const struct json_value *v, const char *path,
+		     struct semm_lit *out, size_t max, uint8_t *n, const char *what)
+{
+	char ip[140];
+	bool ok = true;
+
+	if (v->type == JSON_STRING) {
+		*n = 1;
+		return get_lit(c, v, path, &out[0], false);
+	}
+	if (!want(c, v, JSON_ARRAY, path))
+		return false;
+	if (v->u.array.n == 0 || v->u.array.n > max) {
+		diag(c, v->pos, path, "expected 1 to %zu %s", max, what);
+		ok = false;
+	}
+	for (size_t i = 0; i < v->u.array.n && i < max; i++) {
+		index_path(ip, sizeof(ip), path, i);
+		ok &= get_lit(c, v->u.array.items[i], ip, &out[i], false);
+	}
+	*n = (uint8_t)(v->u.array.n < max ? v->u.array.n : max);
+	return ok;
+}
+
 /* One of a fixed set of words; returns its index or -1. */
 static int get_enum(struct ctx *c, const struct json_value *v, const char *path,
 		    const char *const *words)
@@ -372,42 +398,13 @@ static bool parse_signature(struct ctx *c, const struct json_value *v, const cha
 	}
 	if ((x = json_get(v, "prefix"))) {
 		child(cp, sizeof(cp), path, "prefix");
-		if (x->type == JSON_STRING) {
-			ok &= get_lit(c, x, cp, &s->prefix[0], false);
-			s->n_prefix = 1;
-		} else if (want(c, x, JSON_ARRAY, cp)) {
-			if (x->u.array.n == 0 || x->u.array.n > SEMM_MAX_PREFIXES) {
-				diag(c, x->pos, cp, "expected 1 to %d prefixes", SEMM_MAX_PREFIXES);
-				ok = false;
-			}
-			for (size_t i = 0; i < x->u.array.n && i < SEMM_MAX_PREFIXES; i++) {
-				index_path(ip, sizeof(ip), cp, i);
-				ok &= get_lit(c, x->u.array.items[i], ip, &s->prefix[i], false);
-			}
-			s->n_prefix = (uint8_t)(x->u.array.n < SEMM_MAX_PREFIXES ? x->u.array.n : SEMM_MAX_PREFIXES);
-		} else {
-			ok = false;
-		}
+		ok &= get_lits(c, x, cp, s->prefix, SEMM_MAX_PREFIXES, &s->n_prefix, "prefixes");
 		for (size_t i = 0; i < s->n_prefix; i++)
 			s->prefix[i].nocase = nocase;
 	}
 	if ((x = json_get(v, "contains"))) {
 		child(cp, sizeof(cp), path, "contains");
-		if (x->type == JSON_STRING) {
-			ok &= get_lit(c, x, cp, &s->contains[0], false);
-			s->n_contains = 1;
-		} else if (want(c, x, JSON_ARRAY, cp)) {
-			if (x->u.array.n == 0 || x->u.array.n > SEMM_MAX_CONTAINS) {
-				diag(c, x->pos, cp, "expected 1 to %d literals", SEMM_MAX_CONTAINS);
-				ok = false;
-			}
-			for (size_t i = 0; i < x->u.array.n && i < SEMM_MAX_CONTAINS; i++) {
-				index_path(ip, sizeof(ip), cp, i);
-				ok &= get_lit(c, x->u.array.items[i], ip, &s->contains[s->n_contains++], false);
-			}
-		} else {
-			ok = false;
-		}
+		ok &= get_lits(c, x, cp, s->contains, SEMM_MAX_CONTAINS, &s->n_contains, "literals");
 	}
 	if ((x = json_get(v, "bytes"))) {
 		child(cp, sizeof(cp), path, "bytes");
@@ -1649,6 +1646,30 @@ struct sem_set *sem_load(const char *const *paths, size_t n, struct sem_diags *d
 		sem_free(set);
 		return NULL;
 	}
+	return set;
+}
+
+struct sem_set *sem_load_list(const char *list, struct sem_diags *diags)
+{
+	const char *files[SEM_LIST_MAX];
+	size_t nf = 0;
+	char *copy = strdup(list);
+
+	if (!copy)
+		return NULL;
+	for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (nf == SEM_LIST_MAX) {
+			if (diags)
+				diags->n = diags->dropped = 0;
+			struct ctx c = { .file = t, .d = diags };
+			diag(&c, (struct json_pos){ 0, 0 }, "", "more than %d files in the list", SEM_LIST_MAX);
+			free(copy);
+			return NULL;
+		}
+		files[nf++] = t;
+	}
+	struct sem_set *set = sem_load(files, nf, diags);
+	free(copy);
 	return set;
 }
 

@@ -334,12 +334,8 @@ static int cmd_frame(int argc, char **argv)
 		fprintf(stderr, "insitu-semantics frame: need -s FILES and at least one capture\n");
 		return 2;
 	}
-	const char *files[32];
-	size_t nf = 0;
-	for (char *save = NULL, *t = strtok_r(sem, ",", &save); t && nf < 32; t = strtok_r(NULL, ",", &save))
-		files[nf++] = t;
 	static struct sem_diags d;
-	struct sem_set *set = sem_load(files, nf, &d);
+	struct sem_set *set = sem_load_list(sem, &d);
 	if (!set) {
 		sem_diags_print(&d, stderr);
 		return 1;

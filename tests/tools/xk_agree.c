@@ -145,12 +145,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: xk_agree -s FILE[,FILE...] [--duration SEC] [-v]\n");
 		return 2;
 	}
-	const char *files[32];
-	size_t nf = 0;
-	for (char *save = NULL, *t = strtok_r(sem, ",", &save); t && nf < 32; t = strtok_r(NULL, ",", &save))
-		files[nf++] = t;
 	static struct sem_diags d;
-	struct sem_set *set = sem_load(files, nf, &d);
+	struct sem_set *set = sem_load_list(sem, &d);
 	if (!set) {
 		sem_diags_print(&d, stderr);
 		return 2;
