@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define LINEBUF 320
+#define HTTP_HEAD_MAX 65536 /* an HTTP head longer than this loses sync */
 #define RESP_DEPTH 16
 
 enum lstate { L_LINE = 0, L_BLOCK };
@@ -221,6 +222,35 @@ static size_t line_skip(struct sem_framer *f, const uint8_t *b, size_t n, size_t
 	return i + k;
 }
 
+enum line_scan { LINE_MORE, LINE_DONE, LINE_OVERSIZE };
+
+static bool line_over(const struct sem_framer *f, size_t i, size_t head_max)
+{
+	return f->line_len > f->fr->max_line || (head_max && f->mlen + i > head_max);
+}
+
+/* The line framings' scanner: advances *ip over b[*ip..n) to the end of the next
+ * line (its delimiter included).  LINE_MORE: no line ended yet (call again while
+ * *ip < n); LINE_DONE: b[0..*ip) ends a line; LINE_OVERSIZE: the line ran past
+ * max_line (or the message past head_max, 0 = no bound) -- its bytes are taken,
+ * counted and sync is lost; the caller skips the rest of the feed. */
+static enum line_scan line_next(struct sem_framer *f, const uint8_t *b, size_t n, size_t *ip,
+				size_t head_max, sem_frame_fn fn, void *ctx)
+{
+	size_t i = line_skip(f, b, n, *ip);
+	if (i < n && !line_over(f, i, head_max) && line_byte(f, b[i++])) {
+		*ip = i;
+		return LINE_DONE;
+	}
+	*ip = i;
+	if (!line_over(f, i, head_max))
+		return LINE_MORE;
+	take(f, b, i);
+	f->st.oversize++;
+	lose_sync(f, fn, ctx);
+	return LINE_OVERSIZE;
+}
+
 /* Content of the completed line without its delimiter, within LINEBUF. */
 static size_t line_content(const struct sem_framer *f, size_t dlen)
 {
@@ -284,25 +314,11 @@ static size_t step_line(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 	}
 	size_t i = 0;
 	while (i < n) {
-		i = line_skip(f, b, n, i);
-		if (f->line_len > fr->max_line) {
-			take(f, b, i);
-			f->st.oversize++;
-			lose_sync(f, fn, ctx);
-			return n;
-		}
-		if (i == n)
-			break;
-		uint8_t c = b[i++];
-		if (!line_byte(f, c)) {
-			if (f->line_len > fr->max_line) {
-				take(f, b, i);
-				f->st.oversize++;
-				lose_sync(f, fn, ctx);
-				return n; /* rest of this feed is skipped */
-			}
+		enum line_scan ls = line_next(f, b, n, &i, 0, fn, ctx);
+		if (ls == LINE_OVERSIZE)
+			return n; /* rest of this feed is skipped */
+		if (ls == LINE_MORE)
 			continue;
-		}
 		take(f, b, i);
 		size_t cn = line_content(f, fr->delim.len);
 		f->nlines++;
@@ -475,24 +491,11 @@ static size_t step_http(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 	}
 	size_t i = 0;
 	while (i < n) {
-		i = line_skip(f, b, n, i);
-		if (f->line_len > f->fr->max_line || (f->hstate == H_HEAD && f->mlen + i > 65536)) {
-			take(f, b, i);
-			f->st.oversize++;
-			lose_sync(f, fn, ctx);
-			return n;
-		}
-		if (i == n)
-			break;
-		if (!line_byte(f, b[i++])) {
-			if (f->line_len > f->fr->max_line || (f->hstate == H_HEAD && f->mlen + i > 65536)) {
-				take(f, b, i);
-				f->st.oversize++;
-				lose_sync(f, fn, ctx);
-				return n;
-			}
+		enum line_scan ls = line_next(f, b, n, &i, f->hstate == H_HEAD ? HTTP_HEAD_MAX : 0, fn, ctx);
+		if (ls == LINE_OVERSIZE)
+			return n; /* rest of this feed is skipped */
+		if (ls == LINE_MORE)
 			continue;
-		}
 		take(f, b, i);
 		size_t cn = line_content(f, 2);
 		f->nlines++;
@@ -584,24 +587,11 @@ static size_t step_resp(struct sem_framer *f, const uint8_t *b, size_t n, sem_fr
 	}
 	size_t i = 0;
 	while (i < n) {
-		i = line_skip(f, b, n, i);
-		if (f->line_len > f->fr->max_line) {
-			take(f, b, i);
-			f->st.oversize++;
-			lose_sync(f, fn, ctx);
-			return n;
-		}
-		if (i == n)
-			break;
-		if (!line_byte(f, b[i++])) {
-			if (f->line_len > f->fr->max_line) {
-				take(f, b, i);
-				f->st.oversize++;
-				lose_sync(f, fn, ctx);
-				return n;
-			}
+		enum line_scan ls = line_next(f, b, n, &i, 0, fn, ctx);
+		if (ls == LINE_OVERSIZE)
+			return n; /* rest of this feed is skipped */
+		if (ls == LINE_MORE)
 			continue;
-		}
 		take(f, b, i);
 		size_t cn = line_content(f, f->fr->delim.len);
 		f->line_len = 0;
