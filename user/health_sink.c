@@ -277,6 +277,11 @@ static void judge_hop(struct health_sink *hs, const struct lk_hop *h)
 			t = when;
 	} else if (hop_failed(h)) {
 		out = HEALTH_FAILED;
+		/* A UDP request never answered failed when it was sent to a server that
+		 * did not answer; its caller closing the socket later is the caller's
+		 * retry timer (unbound's, after named came back), not a new failure. */
+		if (h->proto_l4 == 17 /* UDP */ && !c->t_resp_end && c->t_req_start)
+			t = c->t_req_start;
 	}
 	/* Done long before its path was delivered (the path waited for a slow or timed
 	 * out part of it): its windows are gone, and a fault it showed may be over. */
