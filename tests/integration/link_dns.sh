@@ -18,19 +18,13 @@ HERE=$INSITU_ROOT/tests/integration
 SEM=$INSITU_ROOT/semantics
 PROCS=${LINK_DNS_PROCS:-32} PER=${LINK_DNS_PER:-40}
 
-netns_add sw
-ip -n "$NS_sw" link add br0 type bridge
-ip -n "$NS_sw" link set br0 up
+TOPO_NET=10.78.0
+. "$INSITU_ROOT/tests/lib/topo.sh"
+topo_switch
 NSOPTS=()
-node() { # node NAME IP
-	netns_add "$1"
-	local ns="NS_$1" v="d${TAP_ID: -5}$2"
-	v=${v:0:13}
-	ip link add "${v}a" netns "${!ns}" type veth peer name "${v}b" netns "$NS_sw"
-	ip -n "${!ns}" addr add "10.78.0.$2/24" dev "${v}a"
-	ip -n "${!ns}" link set "${v}a" up
-	ip -n "$NS_sw" link set "${v}b" master br0 up
-	NSOPTS+=(--netns "/run/netns/${!ns}") # watch only this test's hosts
+node() { # node NAME IP: a host on the bridge, watched by the observer
+	topo_node "$1" "$2" || return 1
+	NSOPTS+=(--netns "/run/netns/${TOPO_NODE_NS[$1]}") # watch only this test's hosts
 }
 node cl 1; node dm 2; node ub 3; node bd 4
 

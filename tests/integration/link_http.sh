@@ -19,19 +19,13 @@ SEM=$INSITU_ROOT/semantics
 DUR=${LINK_HTTP_DURATION:-2}
 
 # ---- topology: one namespace per node, veths into a bridge in a switch namespace
-netns_add sw
-ip -n "$NS_sw" link add br0 type bridge
-ip -n "$NS_sw" link set br0 up
+TOPO_NET=10.77.0
+. "$INSITU_ROOT/tests/lib/topo.sh"
+topo_switch
 NSOPTS=()
-node() { # node NAME IP
-	netns_add "$1"
-	local ns="NS_$1" v="l${TAP_ID: -5}$2"
-	v=${v//./}; v=${v:0:13}
-	ip link add "${v}a" netns "${!ns}" type veth peer name "${v}b" netns "$NS_sw"
-	ip -n "${!ns}" addr add "10.77.0.$2/24" dev "${v}a"
-	ip -n "${!ns}" link set "${v}a" up
-	ip -n "$NS_sw" link set "${v}b" master br0 up
-	NSOPTS+=(--netns "/run/netns/${!ns}") # watch only this test's hosts
+node() { # node NAME IP: a host on the bridge, watched by the observer
+	topo_node "$1" "$2" || return 1
+	NSOPTS+=(--netns "/run/netns/${TOPO_NODE_NS[$1]}") # watch only this test's hosts
 }
 node lg 1; node ngx 2; node b1 11; node b2 12; node b3 13; node rd 20
 
