@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""HTTP backend of the end-to-end health topology: every GET looks its path up in
-redis (GET <path>, one persistent connection per thread) and answers 200 — or 500
-while the file FAIL_FLAG exists (the "errors" fault of tests/lib/faults.sh), still
-after asking redis, so only this backend's own answers go bad.
+"""HTTP backend of the test topologies (end-to-end health, linking accuracy, path
+segments): every GET looks its path up in redis (GET <path>, one persistent
+connection per thread) and answers 200 -- or 500 while the file FAIL_FLAG exists
+(the "errors" fault of tests/lib/faults.sh), still after asking redis, so only this
+backend's own answers go bad.
 
-usage: backend.py LISTEN_IP PORT REDIS_IP REDIS_PORT FAIL_FLAG"""
+usage: backend.py LISTEN_IP PORT REDIS_IP REDIS_PORT [FAIL_FLAG]
+       REDIS_PORT 0: no redis (REDIS_IP is ignored); no FAIL_FLAG: never fails"""
 import os
 import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+if len(sys.argv) not in (5, 6):
+    sys.exit(__doc__.split("\n\n", 1)[1])
 REDIS = (sys.argv[3], int(sys.argv[4]))
-FAIL_FLAG = sys.argv[5]
+FAIL_FLAG = sys.argv[5] if len(sys.argv) > 5 else None
 local = threading.local()
 
 
@@ -36,8 +40,9 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self):
-        redis_get(self.path)
-        if os.path.exists(FAIL_FLAG):
+        if REDIS[1]:
+            redis_get(self.path)
+        if FAIL_FLAG and os.path.exists(FAIL_FLAG):
             code, body = 500, b"injected failure\n"
         else:
             code, body = 200, b"ok\n"

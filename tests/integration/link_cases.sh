@@ -18,7 +18,7 @@ CL="python3 $HERE/link_client.py"
 netns_add cl
 netns_add sv
 veth_pair "$NS_cl" 10.79.0.1 "$NS_sv" 10.79.0.2
-bg_start SRV ip netns exec "$NS_sv" python3 "$HERE/link_backend.py" 10.79.0.2 8000 - 0
+bg_start SRV ip netns exec "$NS_sv" python3 "$INSITU_ROOT/tests/e2e/backend.py" 10.79.0.2 8000 - 0
 # a server that reads requests and never answers
 bg_start STALL ip netns exec "$NS_sv" python3 -c '
 import socket, time

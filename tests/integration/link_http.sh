@@ -34,7 +34,7 @@ bg_start REDIS ip netns exec "$NS_rd" redis-server --bind 10.77.0.20 --port 6379
 	--appendonly no --protected-mode no
 for i in 1 2 3; do
 	ns="NS_b$i"
-	bg_start "BE$i" ip netns exec "${!ns}" python3 "$HERE/link_backend.py" "10.77.0.1$i" 8000 10.77.0.20 6379
+	bg_start "BE$i" ip netns exec "${!ns}" python3 "$INSITU_ROOT/tests/e2e/backend.py" "10.77.0.1$i" 8000 10.77.0.20 6379
 done
 NG=$TAP_TMP/nginx
 mkdir -p "$NG/logs" "$NG/tmp"

@@ -24,7 +24,7 @@ TOPO_NET=10.86.0
 topo_switch || fail "switch"
 topo_node lg 1 && topo_node ngx 2 && topo_node be 11 && topo_node rd 20 || fail "nodes"
 topo_server redis rd redis-server --bind "$TOPO_NET.20" --port 6379 --save '' --appendonly no --protected-mode no
-topo_server be be python3 "$HERE/link_backend.py" "$TOPO_NET.11" 8000 "$TOPO_NET.20" 6379
+topo_server be be python3 "$INSITU_ROOT/tests/e2e/backend.py" "$TOPO_NET.11" 8000 "$TOPO_NET.20" 6379
 NG=$TAP_TMP/nginx
 mkdir -p "$NG/logs" "$NG/tmp"
 cat >"$NG/nginx.conf" <<CONF
