@@ -15,6 +15,7 @@ need_cmd dig dnsmasq unbound named python3 zstd
 OBS=$BUILD/insitu-observer LINK=$BUILD/insitu-link
 [[ -x $OBS && -x $LINK ]] || skip_all "build insitu-observer and insitu-link first"
 HERE=$INSITU_ROOT/tests/integration
+. "$HERE/link_lib.sh"
 SEM=$INSITU_ROOT/semantics
 PROCS=${LINK_DNS_PROCS:-32} PER=${LINK_DNS_PER:-40}
 
@@ -101,16 +102,7 @@ for p in $(seq "$PROCS"); do
 done
 wait "${digs[@]}"
 sleep 1
-kill -INT "$OBSP"
-for _ in $(seq 50); do kill -0 "$OBSP" 2>/dev/null || break; sleep 0.1; done
-diag "observer: $(grep -E 'ringbuf_drops|msg_events|^ids_(only|kept)' "$TAP_TMP/OBSP.log" | tr -s ' ' | paste -sd ' ')"
-drops=$(awk '$1 == "ringbuf_drops" { print $2 }' "$TAP_TMP/OBSP.log")
-# Events the kernel could not queue (a loaded machine) leave parts of paths unseen:
-# those requests are orphaned, which is then the observer's doing, not the linker's.
-# The accuracy minimum is asserted on complete recordings; mis-stitching never.
-MINC=(--min-correct 99)
-((${drops:-0} > 0)) && MINC=() && diag "observer dropped $drops events: the 99% minimum is not asserted this run"
-zstd -qdcf "$TAP_TMP/ev.zst" >"$TAP_TMP/ev.raw"
+link_observer_done # sets MINC
 ok "recording readable" test -s "$TAP_TMP/ev.raw"
 # ring-buffer cost: bytes per message event as recorded (header + ids block + payload)
 diag "message events: $(python3 -c '
