@@ -61,7 +61,7 @@ traffic() {
 	done
 }
 
-# run MODE: observer live with --paths, --dump and --stats --json
+# run MODE: observer live with --paths, --dump and --stats
 run() {
 	local m=$1
 	bg_start "OBS_$m" "$OBS" --semantics "$SEM" --payload "$m" --netns "/run/netns/$NS" \

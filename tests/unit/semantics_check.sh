@@ -37,6 +37,14 @@ k=$("$SEM" kernel semantics/*.json)
 ok "kernel: shipped files compile into the rule table" grep -q '^[0-9]* of 128 rules; ' <<<"$k"
 ok "kernel: DNS query id at bytes 0..2 behind the QR bit" bash -c "grep -A2 -E '^ *[0-9]+ dns +to_server +type 0: signature @2=00/80 min_len=12' | grep -qE '^ *[0-9]+ +query_id: bytes 0\.\.2\$'" <<<"$k"
 
+# -s takes a comma-separated list (sem_load_list): bounded, every name checked
+many=$(printf 'semantics/http.json,%.0s' $(seq 33))
+out=$("$SEM" frame -s "${many%,}" /dev/null 2>&1); rc=$?
+ok "frame: a list of 33 files is refused (exit $rc)" test "$rc" = 1
+ok "frame: ... naming the limit" grep -q 'more than 32 files in the list' <<<"$out"
+out=$("$SEM" frame -s semantics/http.json,/nonexistent.json /dev/null 2>&1)
+ok "frame: a missing file in the list is named" grep -q '^/nonexistent.json: cannot open' <<<"$out"
+
 # the JSON Schema in docs/ accepts every shipped file
 if python3 -c 'import jsonschema' 2>/dev/null; then
 	ok "docs/semantics.schema.json accepts every shipped file" python3 -c '
