@@ -12,17 +12,7 @@
 
 #include "extract_kernel.h"
 #include "semantics.h"
-
-static struct sem_set *load(const char *json)
-{
-	struct sem_diags *d = calloc(1, sizeof(*d));
-	struct sem_set *s = sem_load_buffer("t.json", json, strlen(json), d);
-	if (!s)
-		sem_diags_print(d, stderr);
-	free(d);
-	assert_non_null(s);
-	return s;
-}
+#include "sem_test_load.h"
 
 static const char *id(const struct sem_id *i)
 {

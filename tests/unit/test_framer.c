@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "semantics.h"
+#include "sem_test_load.h"
 
 #define MAXF 64
 struct got {
@@ -33,17 +34,6 @@ static void on_frame(void *ctx, const struct sem_frame *fr)
 	memcpy(g->head[g->n], fr->data, k);
 	g->head[g->n][k] = '\0';
 	g->n++;
-}
-
-static struct sem_set *load(const char *json)
-{
-	struct sem_diags *d = calloc(1, sizeof(*d));
-	struct sem_set *s = sem_load_buffer("t.json", json, strlen(json), d);
-	if (!s)
-		sem_diags_print(d, stderr);
-	free(d);
-	assert_non_null(s);
-	return s;
 }
 
 #define PROTO(framing) \
