@@ -11,6 +11,7 @@
 #     outcomes and status codes, both ends of every hop joined;
 #   - the linker used the kernel's blocks (kernel_ids / ids_only counters).
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/semantics_lib.sh"
 need_root
 need_cmd nginx named dig curl python3 jq
 OBS=$BUILD/insitu-observer
@@ -35,15 +36,7 @@ http { access_log off; sendfile off; client_body_temp_path $W; proxy_temp_path $
 		location /b/ { proxy_pass http://127.0.0.1:8000; } } }
 CONF
 bg_start NGINX ip netns exec "$NS" nginx -c "$W/nginx.conf" -p "$W" -g 'daemon off;'
-D=$(mktemp -d /tmp/insitu-named.XXXXXX); chmod 755 "$D"; at_exit "rm -rf '$D'"
-cat > "$D/named.conf" <<CONF
-options { directory "$D"; listen-on port 53 { 127.0.0.1; }; listen-on-v6 { none; };
-	recursion no; pid-file "$D/named.pid"; dnssec-validation no; };
-zone "test." { type primary; file "$D/test.zone"; };
-CONF
-printf '$TTL 60\n@ IN SOA ns.test. a.test. 1 60 60 600 60\n@ IN NS ns.test.\nns IN A 127.0.0.1\nwww IN A 10.0.0.1\n' > "$D/test.zone"
-chmod 644 "$D"/*
-bg_start NAMED ip netns exec "$NS" named -g -c "$D/named.conf" -u root
+named_local "$NS"
 for port in 80 8000; do
 	ok "server on port $port up" wait_for 20 ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 done

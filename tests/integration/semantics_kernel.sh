@@ -8,6 +8,7 @@
 # ids block equals the C reference byte for byte and that the kernel's ids equal
 # user space's ids on the same bytes.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/semantics_lib.sh"
 need_root
 XK=$BUILD/tests/tools/xk_agree
 [[ -x $XK ]] || skip_all "$XK not built"
@@ -32,16 +33,7 @@ http { access_log off; client_body_temp_path $W; proxy_temp_path $W; fastcgi_tem
 	server { listen 127.0.0.1:80; root $W/html; location = /fail { return 503; } } }
 CONF
 bg_start NGINX ip netns exec "$NS" nginx -c "$W/nginx.conf" -p "$W" -g 'daemon off;'
-# named refuses the test's private temp directory: give it its own
-D=$(mktemp -d /tmp/insitu-named.XXXXXX); chmod 755 "$D"; at_exit "rm -rf '$D'"
-cat > "$D/named.conf" <<CONF
-options { directory "$D"; listen-on port 53 { 127.0.0.1; }; listen-on-v6 { none; };
-	recursion no; pid-file "$D/named.pid"; dnssec-validation no; };
-zone "test." { type primary; file "$D/test.zone"; };
-CONF
-printf '$TTL 60\n@ IN SOA ns.test. a.test. 1 60 60 600 60\n@ IN NS ns.test.\nns IN A 127.0.0.1\nwww IN A 10.0.0.1\n' > "$D/test.zone"
-chmod 644 "$D"/*
-bg_start NAMED ip netns exec "$NS" named -g -c "$D/named.conf" -u root
+named_local "$NS"
 for port in 6379 80; do
 	ok "server on port $port up" wait_for 20 ip netns exec "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 done
