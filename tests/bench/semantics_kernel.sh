@@ -6,6 +6,8 @@
 #   none   no semantics: no rule table in the kernel (events carry the payload only)
 #   rules  --semantics semantics/: every shipped rule compiled into the kernel
 #          (insitu_extract runs on each captured message and writes its ids block)
+#   ids    the same with --payload=ids: raw rules too, complete messages leave
+#          without their payload bytes
 # BPF run-time statistics (kernel.bpf_stats_enabled, what bpf_enable_stats(
 # BPF_STATS_RUN_TIME) turns on; the observer reads run_time_ns/run_cnt of its
 # programs, as bpftool prog show does) give the BPF ns per message event; the
@@ -40,6 +42,7 @@ ip netns add "$ns" && ip -n "$ns" link set lo up || exit 1
 run() { # MODE PROTO
 	local sem=()
 	[[ $1 == rules ]] && sem=(--semantics semantics)
+	[[ $1 == ids ]] && sem=(--semantics semantics --payload ids)
 	"$OBSBIN" --netns "/run/netns/$ns" --port 8080 --port 6379 --port 5353 "${sem[@]}" \
 		--stats --json >"$tmp/obs.out" 2>"$tmp/obs.err" &
 	obs_pid=$!
@@ -47,25 +50,28 @@ run() { # MODE PROTO
 	local rt
 	rt=$(ip netns exec "$ns" python3 "$PP" "$2" "$SECS")
 	kill -INT "$obs_pid"; wait "$obs_pid"; obs_pid=
-	[[ $1 == rules ]] && grep -o 'kernel id extraction: .*' "$tmp/obs.err" >"$tmp/rules.txt"
+	[[ $1 != none ]] && grep -o 'kernel id extraction: .*' "$tmp/obs.err" >"$tmp/rules.txt"
 	grep '"msg_events"' "$tmp/obs.out" | tail -n 1 |
 		jq -r --arg rt "$rt" '"\(.bpf_run_ns / ([.msg_events, 1] | max) | floor) \(.msg_events) \($rt)"'
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 best() { sort -n | head -n 1; }
 
-echo "# kernel extraction cost: ping-pong per protocol, ${SECS}s per run, $ROUNDS rounds, none/rules alternating"
-printf '%-6s %-6s %10s %10s %10s %10s\n' proto round none_ns rules_ns ratio events
+echo "# kernel extraction cost: ping-pong per protocol, ${SECS}s per run, $ROUNDS rounds, none/rules/ids alternating"
+printf '%-6s %-6s %8s %8s %8s %6s %6s %s\n' proto round none_ns rules_ns ids_ns r/none i/none events
 for p in http redis dns; do
-	: >"$tmp/$p.none"; : >"$tmp/$p.rules"; : >"$tmp/$p.ratio"
+	: >"$tmp/$p.none"; : >"$tmp/$p.rules"; : >"$tmp/$p.ids"; : >"$tmp/$p.ratio"; : >"$tmp/$p.iratio"
 	for ((r = 1; r <= ROUNDS; r++)); do
 		read -r a ea _ < <(run none "$p")
 		read -r b eb _ < <(run rules "$p")
-		echo "$a" >>"$tmp/$p.none"; echo "$b" >>"$tmp/$p.rules"
+		read -r c ec _ < <(run ids "$p")
+		echo "$a" >>"$tmp/$p.none"; echo "$b" >>"$tmp/$p.rules"; echo "$c" >>"$tmp/$p.ids"
 		awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f\n", b / a }' >>"$tmp/$p.ratio"
-		printf '%-6s %-6s %10s %10s %10s %10s\n' "$p" "$r" "$a" "$b" "$(tail -n 1 "$tmp/$p.ratio")" "$ea/$eb"
+		awk -v a="$a" -v c="$c" 'BEGIN { printf "%.3f\n", c / a }' >>"$tmp/$p.iratio"
+		printf '%-6s %-6s %8s %8s %8s %6s %6s %s\n' "$p" "$r" "$a" "$b" "$c" "$(tail -n 1 "$tmp/$p.ratio")" \
+			"$(tail -n 1 "$tmp/$p.iratio")" "$ea/$eb/$ec"
 	done
-	a=$(best <"$tmp/$p.none") b=$(best <"$tmp/$p.rules")
-	echo "semantics_kernel: $p BPF ns per message event: best none $a, rules $b, ratio $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f (+%d ns)", b / a, b - a }'); median none $(median <"$tmp/$p.none"), rules $(median <"$tmp/$p.rules"), ratio $(median <"$tmp/$p.ratio")"
+	a=$(best <"$tmp/$p.none") b=$(best <"$tmp/$p.rules") c=$(best <"$tmp/$p.ids")
+	echo "semantics_kernel: $p BPF ns per message event: best none $a, rules $b, ids $c; ratios rules/none $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f (%+d ns)", b / a, b - a }'), ids/none $(awk -v a="$a" -v b="$c" 'BEGIN { printf "%.2f (%+d ns)", b / a, b - a }'); medians none $(median <"$tmp/$p.none"), rules $(median <"$tmp/$p.rules"), ids $(median <"$tmp/$p.ids"), ratios $(median <"$tmp/$p.ratio") / $(median <"$tmp/$p.iratio")"
 done
 echo "semantics_kernel: rules mode: $(cat "$tmp/rules.txt" 2>/dev/null)"
