@@ -3,6 +3,7 @@
 #include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,11 +502,30 @@ void cli_help(void)
 "Any other COMMAND runs insitu-COMMAND from insitu's directory (insitu logtail ...).\n");
 }
 
+static bool is_builtin(const char *c)
+{
+	static const char *const builtin[] = { "me",    "report", "get",   "list",      "dump",
+					       "ping",  "stats",  "peers", "status",    "watch",
+					       "subscribe", "unsubscribe" };
+
+	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+		if (!strcmp(c, builtin[i]))
+			return true;
+	return false;
+}
+
 int cli_run(struct cli *cli, int argc, char **argv)
 {
 	const char *c = argv[0];
 
 	if (!strcmp(c, "help") || !strcmp(c, "?")) {
+		cli_help();
+		return 0;
+	}
+	/* "insitu status --help": the built-in commands share one usage text (paths has
+	 * its own; insitu-FOO tools, run when this returns -1, answer for themselves) */
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) && strcmp(c, "paths") &&
+	    is_builtin(c)) {
 		cli_help();
 		return 0;
 	}

@@ -123,6 +123,8 @@ ok "status lists every subject's verdict" bash -c "'$INSITU' status | grep -q '^
 ok "list subjects" bash -c "'$INSITU' list subjects | grep -q '^ex1 '"
 is "dump inference covers every subject" "$(cli --json dump inference | jq '.inferences|length')" "$(cli --json list subjects | jq '.subjects|length')"
 ok "peers with none configured" bash -c "'$INSITU' peers | grep -q 'no peers'"
+ok "a built-in command's --help: the command list, exit 0" bash -c "'$INSITU' status --help | grep -q '^  status  '"
+is "a built-in command with an argument it does not take: usage error" "$(cli status extra >/dev/null 2>&1; echo $?)" 2
 
 # --- watch (live status) and the interactive mode (libedit, history) ---
 out=$(timeout 3 "$INSITU" watch 0.5 2>&1)

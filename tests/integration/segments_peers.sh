@@ -16,7 +16,6 @@ need_cmd nginx redis-server python3 curl jq
 OBS=$BUILD/insitu-observer
 [[ -x $OBS && -x $INSITUD && -x $INSITU ]] || skip_all "build insitu-observer, insitud and insitu first"
 grep -q -- '--report-paths' <<<"$("$OBS" --help 2>&1)" || skip_all "insitu-observer has no --report-paths"
-HERE=$INSITU_ROOT/tests/integration
 TOPO_NET=10.86.0
 . "$(dirname "$0")/../lib/topo.sh"
 
