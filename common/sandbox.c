@@ -62,12 +62,60 @@ static const long insitud_calls[] = {
 	SYS_tgkill, SYS_exit, SYS_exit_group,
 };
 
+/* insitu-observer after attach: its capabilities are already dropped, so bpf() here
+ * reaches only the maps and programs whose fds it holds (no loading, no attaching). */
+static const long observer_calls[] = {
+	/* the ring buffer: epoll on its fd, mmap of its pages (setup, but also re-polled) */
+	SYS_epoll_create1, SYS_epoll_ctl, SYS_epoll_pwait,
+#ifdef SYS_epoll_wait
+	SYS_epoll_wait,
+#endif
+#ifdef SYS_epoll_pwait2
+	SYS_epoll_pwait2,
+#endif
+	/* --stats counters (map lookups), run time (BPF_OBJ_GET_INFO_BY_FD) on held fds */
+	SYS_bpf,
+	/* the reporter's Unix socket to insitud (connect, reconnect), peers' names */
+	SYS_socket, SYS_connect, SYS_shutdown, SYS_getsockopt, SYS_setsockopt, SYS_getsockname,
+	SYS_getpeername, SYS_sendto, SYS_recvfrom, SYS_sendmsg, SYS_recvmsg, SYS_ppoll, SYS_pselect6,
+#ifdef SYS_poll
+	SYS_poll,
+#endif
+	/* files: --dump/--record output, /proc/PID/comm and cgroup names, /etc for NSS */
+	SYS_read, SYS_write, SYS_readv, SYS_writev, SYS_pread64, SYS_pwrite64, SYS_lseek, SYS_close,
+	SYS_openat, SYS_newfstatat, SYS_fstat, SYS_statx, SYS_fcntl, SYS_fsync, SYS_fdatasync,
+	SYS_ftruncate, SYS_faccessat, SYS_getcwd, SYS_readlinkat, SYS_getdents64, SYS_ioctl,
+	SYS_fstatfs, SYS_statfs, SYS_name_to_handle_at,
+#ifdef SYS_open
+	SYS_open, SYS_stat, SYS_lstat, SYS_access, SYS_readlink,
+#endif
+#ifdef SYS_faccessat2
+	SYS_faccessat2,
+#endif
+	/* memory */
+	SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise, SYS_brk,
+	/* time, randomness, identity, limits */
+	SYS_clock_gettime, SYS_clock_getres, SYS_gettimeofday, SYS_nanosleep, SYS_clock_nanosleep,
+	SYS_getrandom, SYS_getpid, SYS_gettid, SYS_getuid, SYS_geteuid, SYS_getgid, SYS_getegid,
+	SYS_getppid, SYS_uname, SYS_prlimit64, SYS_getrlimit, SYS_sysinfo, SYS_sched_yield,
+	SYS_sched_getaffinity, SYS_futex, SYS_rseq, SYS_set_robust_list,
+#ifdef SYS_time
+	SYS_time,
+#endif
+	/* signals, and dying properly (abort() raises SIGABRT with tgkill) */
+	SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sigaltstack, SYS_restart_syscall,
+	SYS_tgkill, SYS_exit, SYS_exit_group,
+};
+
 static const long *profile_calls(enum sandbox_profile p, size_t *n)
 {
 	switch (p) {
 	case SANDBOX_INSITUD:
 		*n = sizeof insitud_calls / sizeof insitud_calls[0];
 		return insitud_calls;
+	case SANDBOX_OBSERVER:
+		*n = sizeof observer_calls / sizeof observer_calls[0];
+		return observer_calls;
 	}
 	*n = 0;
 	return NULL;

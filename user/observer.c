@@ -19,6 +19,7 @@
 #include "observer_loader.h"
 #include "observer_stages.h"
 #include "privdrop.h"
+#include "sandbox.h"
 #include "observer_record.h"
 #include "timeutil.h"
 
@@ -67,6 +68,8 @@ static const char usage[] =
 "      --no-lifecycle     do not attach the TCP state/reset/retransmit tracepoints\n"
 "      --duration SEC     stop after SEC seconds\n"
 "      --throttle-ms MS   sleep MS after each read (testing ring-buffer overflow)\n"
+"      --no-sandbox       after attach, do not enter the seccomp allow-list (on by\n"
+"                         default: other system calls fail with EPERM; SECURITY.md)\n"
 "\n"
 STAGES_USAGE
 "\n"
@@ -136,7 +139,7 @@ static int parse_netns(const char *s, uint32_t *inum)
 
 struct run {
 	struct observer_opts opts;
-	int dump, stats, json, interval, duration, poll_ms, throttle_ms;
+	int dump, stats, json, interval, duration, poll_ms, throttle_ms, no_sandbox;
 	const char *record, *replay, *output;
 	FILE *out;
 	struct obs_pipeline pipe;
@@ -192,7 +195,7 @@ static void print_stats(struct run *r, struct observer *o, FILE *out)
 static int parse_args(struct run *r, int argc, char **argv)
 {
 	enum { O_PID = 256, O_COMM, O_CGROUP, O_NETNS, O_RING, O_WAKE, O_POLL, O_MODE, O_NOLIFE,
-	       O_DUR, O_THROTTLE, O_INTERVAL, O_JSON, O_PAYLOAD };
+	       O_DUR, O_THROTTLE, O_INTERVAL, O_JSON, O_PAYLOAD, O_NOSANDBOX };
 	static const struct option lo[] = {
 		{"dump", no_argument, 0, 'd'},        {"output", required_argument, 0, 'o'},        {"stats", no_argument, 0, 's'},
 		{"record", required_argument, 0, 'w'}, {"replay", required_argument, 0, 'r'},
@@ -206,6 +209,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 		{"throttle-ms", required_argument, 0, O_THROTTLE},
 		{"interval", required_argument, 0, O_INTERVAL}, {"json", no_argument, 0, O_JSON},
 		{"payload", required_argument, 0, O_PAYLOAD},
+		{"no-sandbox", no_argument, 0, O_NOSANDBOX},
 		{"verbose", no_argument, 0, 'v'},     {"quiet", no_argument, 0, 'q'},
 		{"help", no_argument, 0, 'h'},        STAGES_LONG_OPTIONS,
 		{0, 0, 0, 0},
@@ -323,6 +327,7 @@ static int parse_args(struct run *r, int argc, char **argv)
 			r->interval = v;
 			break;
 		case O_JSON: r->json = 1; break;
+		case O_NOSANDBOX: r->no_sandbox = 1; break;
 		case 'v': verbose++; break;
 		case 'q': log_set_level(LOG_ERROR); break;
 		case 'h': fputs(usage, stdout); exit(0);
@@ -504,6 +509,13 @@ static int do_live(struct run *r)
 		log_warn("could not drop capabilities after attach: %s", strerror(errno));
 	else
 		log_debug("capabilities dropped");
+	if (!r->no_sandbox) { /* and only the system calls the loop below needs */
+		if (sandbox_enter(SANDBOX_OBSERVER, err, sizeof err))
+			log_info("%s: running without it", err);
+		else
+			log_debug("seccomp sandbox on: %zu system calls allowed, any other fails with EPERM",
+				  sandbox_profile_size(SANDBOX_OBSERVER));
+	}
 	t_end = r->duration ? mono_ns() + (uint64_t)r->duration * 1000000000ull : 0;
 	t_stats = r->interval ? mono_ns() + (uint64_t)r->interval * 1000000000ull : 0;
 	while (!stop) {

@@ -5,7 +5,8 @@
 #    neither aggregator's answers nor in their database files (WAL included), while
 #    the reports about redis do arrive at both;
 #  - the observer's effective capabilities after attach (none), the mode of --record
-#    files (0600).
+#    files (0600), its seccomp filter (Seccomp: 2; the reports above and the --stats
+#    counters, read with bpf() on held map fds, are produced under it).
 # timeout: 120
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/aggregator_lib.sh"
@@ -31,7 +32,8 @@ wait_for 30 grep -q attached "$TAP_TMP/OBS.log" || { fail "observer attached"; d
 capeff=$(awk '/^CapEff:/ { print $2 }' /proc/"$OBS"/status)
 uid=$(awk '/^Uid:/ { print $3 }' /proc/"$OBS"/status)
 nnp=$(awk '/^NoNewPrivs:/ { print $2 }' /proc/"$OBS"/status)
-diag "observer after attach: euid $uid, CapEff $capeff, NoNewPrivs $nnp"
+seccomp=$(awk '/^Seccomp:/ { print $2 }' /proc/"$OBS"/status)
+diag "observer after attach: euid $uid, CapEff $capeff, NoNewPrivs $nnp, Seccomp $seccomp"
 mode=$(stat -c %a "$TAP_TMP/ev.zst")
 diag "--record file mode: $mode (umask $(umask))"
 
@@ -55,5 +57,14 @@ for x in A B; do
 done
 is "observer runs without capabilities after attach" "$capeff" 0000000000000000
 is "--record files are private (0600)" "$mode" 600
+if [[ $BUILD == */san || $BUILD == san ]]; then
+	skip "observer runs under its seccomp filter after attach" "not under AddressSanitizer"
+else
+	is "observer runs under its seccomp filter after attach (Seccomp: 2)" "$seccomp" 2
+fi
+ok "... its --stats still read the kernel counters (bpf() on held maps: msg_events > 0)" \
+	bash -c "grep '^{\"msg_events\"' '$TAP_TMP/OBS.log' | jq -e '.msg_events > 0 and .msgs > 0'"
+ok "... and it still built paths and sent its reports" \
+	bash -c "grep '^{\"health\"' '$TAP_TMP/OBS.log' | jq -e '.linker.paths > 0 and .reporter.sent > 0 and .reporter.failures == 0'"
 rel_no_sanitizer_reports
 done_testing
