@@ -40,7 +40,7 @@ $(BUILD)/insitu: $(INSITU_CLI_SRCS:%.c=$(BUILD)/obj/%.o) $(COMMON_LIB)
 
 # fuzz targets: the socket request parser and the peer frame decoder
 AGG_FUZZ_SRCS := $(filter-out aggregator/insitud.c,$(INSITUD_SRCS)) $(AGG_CORE_SRCS) \
-                 common/report.c common/log.c common/json.c
+                 common/report.c common/log.c common/json.c common/fileutil.c
 $(eval $(call fuzz_target,fuzz_agg_requests,tests/fuzz/fuzz_agg_requests.c $(AGG_FUZZ_SRCS),-Iaggregator -lsqlite3 -lcjson -lsodium -lm))
 $(eval $(call fuzz_target,fuzz_agg_frame,tests/fuzz/fuzz_agg_frame.c aggregator/frame.c common/report.c,-Iaggregator -lcjson -lsodium -lm))
 

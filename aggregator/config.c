@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fileutil.h"
 #include "json.h"
 #include "log.h"
 #include "utf8.h"
@@ -175,25 +176,15 @@ static int segments_limits_parse(const struct json_value *o, struct segments_lim
 
 int config_load(struct config *c, const char *path, char *err, size_t errlen)
 {
-	char *text;
 	size_t len;
 	int rc;
-	FILE *f = fopen(path, "r");
+	char *text = read_file_max(path, 1 << 20, &len);
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	text = malloc(1 << 20);
-	len = text ? fread(text, 1, 1 << 20, f) : 0;
-	fclose(f);
 	if (!text) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (len == 1 << 20) {
-		snprintf(err, errlen, "%s: larger than 1 MiB: not a configuration file", path);
-		free(text);
+		if (errno == EFBIG)
+			snprintf(err, errlen, "%s: larger than 1 MiB: not a configuration file", path);
+		else
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	rc = config_parse(c, text, len, path, err, errlen);

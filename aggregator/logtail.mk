@@ -28,6 +28,6 @@ $(BUILD)/tests/unit/test_logtail: $(BUILD)/obj/tests/unit/test_logtail.o $(LOGTA
 
 # Fuzz targets: the rules loader (outside input: rules files) and the line path
 # (outside input: log lines) with the shipped ZooKeeper rules.
-LOGTAIL_FUZZ_SRCS := $(LOGTAIL_CORE_SRCS) common/json.c common/report.c common/insitud_client.c common/log.c
+LOGTAIL_FUZZ_SRCS := $(LOGTAIL_CORE_SRCS) common/json.c common/report.c common/insitud_client.c common/log.c common/fileutil.c
 $(eval $(call fuzz_target,fuzz_logtail_rules,tests/fuzz/fuzz_logtail_rules.c $(LOGTAIL_FUZZ_SRCS),-Iaggregator $(LOGTAIL_LIBS)))
 $(eval $(call fuzz_target,fuzz_logtail_line,tests/fuzz/fuzz_logtail_line.c $(LOGTAIL_FUZZ_SRCS),-Iaggregator $(LOGTAIL_LIBS)))

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "json.h"
 #include "log.h"
 #include "logtail_line.h"
@@ -231,20 +232,15 @@ static int run_check(int argc, char **argv)
  * business).  Returns false after printing a positioned error. */
 static bool read_config(const char *path, char *id, size_t idlen, char *sock, size_t socklen)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		fprintf(stderr, "insitu-logtail: %s: %s\n", path, strerror(errno));
-		return false;
-	}
-	static char text[1 << 20];
-	size_t n = fread(text, 1, sizeof text, f);
-	fclose(f);
-	if (n == sizeof text) {
-		fprintf(stderr, "insitu-logtail: %s: larger than 1 MiB\n", path);
+	size_t n;
+	char *text = read_file_max(path, 1 << 20, &n);
+	if (!text) {
+		fprintf(stderr, "insitu-logtail: %s: %s\n", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
 		return false;
 	}
 	struct json_error err;
 	struct json_value *doc = json_parse(text, n, &err);
+	free(text);
 	if (!doc) {
 		fprintf(stderr, "%s:%d:%d: error: %s\n", path, err.pos.line, err.pos.col, err.msg);
 		return false;

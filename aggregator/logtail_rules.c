@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileutil.h"
 #include "json.h"
 
 #define LT_MAX_ERRORS 20
@@ -691,27 +692,13 @@ out:
 
 static char *read_file(const char *path, FILE *errf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		if (errf)
+	char *buf = read_file_max(path, LT_MAX_FILE, len);
+	if (!buf && errf) {
+		if (errno == EFBIG)
+			fprintf(errf, "%s: error: file larger than 4 MiB\n", path);
+		else
 			fprintf(errf, "%s: error: cannot open: %s\n", path, strerror(errno));
-		return NULL;
 	}
-	char *buf = malloc(LT_MAX_FILE + 1);
-	if (!buf) {
-		fclose(f);
-		return NULL;
-	}
-	size_t n = fread(buf, 1, LT_MAX_FILE + 1, f);
-	bool err = ferror(f);
-	fclose(f);
-	if (err || n > LT_MAX_FILE) {
-		if (errf)
-			fprintf(errf, "%s: error: %s\n", path, err ? "read error" : "file larger than 4 MiB");
-		free(buf);
-		return NULL;
-	}
-	*len = n;
 	return buf;
 }
 

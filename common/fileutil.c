@@ -1,6 +1,8 @@
 #include "fileutil.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,4 +24,33 @@ FILE *fopen_private(const char *path, const char *mode)
 	if (!f)
 		close(fd);
 	return f;
+}
+
+char *read_file_max(const char *path, size_t max, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+	int err;
+
+	if (!f)
+		return NULL;
+	/* one byte more than allowed tells "exactly max" from "larger" */
+	buf = max < (size_t)-2 ? malloc(max + 2) : NULL;
+	if (!buf) {
+		fclose(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	n = fread(buf, 1, max + 1, f);
+	err = ferror(f) ? (errno ? errno : EIO) : 0;
+	fclose(f);
+	if (err || n > max) {
+		free(buf);
+		errno = err ? err : EFBIG;
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }

@@ -7,4 +7,4 @@ fuzz-long: fuzz
 
 # Fuzz target: insitud's configuration file parser (aggregator/config.c), operator
 # input parsed as root.
-$(eval $(call fuzz_target,fuzz_agg_config,tests/fuzz/fuzz_agg_config.c aggregator/config.c common/json.c common/report.c common/log.c,-Iaggregator -lcjson -lm))
+$(eval $(call fuzz_target,fuzz_agg_config,tests/fuzz/fuzz_agg_config.c aggregator/config.c common/json.c common/report.c common/log.c common/fileutil.c,-Iaggregator -lcjson -lm))

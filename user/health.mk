@@ -25,5 +25,5 @@ $(BUILD)/tests/unit/test_health_sink: tests/unit/test_health_sink.c $(HEALTH_STA
 TEST_BINS += $(BUILD)/tests/unit/test_health_sink
 
 # Fuzz targets for the two files an operator writes: --names and --thresholds.
-$(eval $(call fuzz_target,fuzz_names,tests/fuzz/fuzz_names.c user/names.c common/json.c common/report.c,-lcjson -lm))
-$(eval $(call fuzz_target,fuzz_health_cfg,tests/fuzz/fuzz_health_cfg.c user/health_cfg.c user/health.c common/report.c,-lcjson -lm))
+$(eval $(call fuzz_target,fuzz_names,tests/fuzz/fuzz_names.c user/names.c common/json.c common/report.c common/fileutil.c,-lcjson -lm))
+$(eval $(call fuzz_target,fuzz_health_cfg,tests/fuzz/fuzz_health_cfg.c user/health_cfg.c user/health.c common/report.c common/fileutil.c,-lcjson -lm))

@@ -2,6 +2,7 @@
  * observer's --threshold KEY=VALUE) or a file of them (--thresholds FILE), checked
  * as a whole once everything is read.  See health.h for the keys. */
 #include "health.h"
+#include "fileutil.h"
 
 #include <errno.h>
 #include <math.h>
@@ -306,22 +307,12 @@ int health_cfg_parse(struct health_cfg *c, const char *text, size_t len, const c
 
 int health_cfg_load(struct health_cfg *c, const char *path, char *err, size_t errlen)
 {
-	enum { MAX = 64 * 1024 };
-	FILE *f = fopen(path, "r");
-	char *text;
 	size_t len;
 	int rc;
+	char *text = read_file_max(path, 64 * 1024, &len);
 
-	if (!f) {
-		err_at(err, errlen, path, "%s", strerror(errno));
-		return -1;
-	}
-	text = malloc(MAX + 1);
-	len = text ? fread(text, 1, MAX + 1, f) : 0;
-	fclose(f);
-	if (!text || len > MAX) {
-		err_at(err, errlen, path, "%s", text ? "larger than 64 KiB" : "out of memory");
-		free(text);
+	if (!text) {
+		err_at(err, errlen, path, "%s", errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
 		return -1;
 	}
 	rc = health_cfg_parse(c, text, len, path, err, errlen);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "json.h"
 #include "report.h"
 #include "timeutil.h"
@@ -302,22 +303,12 @@ static int parse_addr(const char *s, uint8_t out[16])
 
 int names_load_rules(struct names *n, const char *path, char *err, size_t errlen)
 {
-	char *text = NULL;
 	size_t len = 0;
 	int rc;
-	FILE *f = fopen(path, "r");
+	char *text = read_file_max(path, 1 << 20, &len);
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	text = malloc(1 << 20);
-	if (text)
-		len = fread(text, 1, 1 << 20, f);
-	fclose(f);
-	if (!text || len == (1 << 20)) {
-		snprintf(err, errlen, "%s: %s", path, text ? "larger than 1 MiB" : "out of memory");
-		free(text);
+	if (!text) {
+		snprintf(err, errlen, "%s: %s", path, errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
 		return -1;
 	}
 	rc = names_load_rules_buffer(n, path, text, len, err, errlen);

@@ -52,7 +52,7 @@ $(BUILD)/tests/tools/xk_stamp: tests/tools/xk_stamp.c $(SEMANTICS_OBJS) $(BUILD)
 
 # libFuzzer targets: the JSON loader+validator, and each framer (with extraction and
 # the kernel interpreter's C reference on every frame).
-FUZZ_SEM_SRCS := $(SEMANTICS_SRCS) common/json.c
+FUZZ_SEM_SRCS := $(SEMANTICS_SRCS) common/json.c common/fileutil.c
 $(eval $(call fuzz_target,fuzz_semantics_load,tests/fuzz/fuzz_semantics_load.c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm))
 $(foreach k,line length varint http1 resp datagram,$(eval $(call fuzz_target,fuzz_framer_$(k),tests/fuzz/fuzz_framer_$(k).c $(FUZZ_SEM_SRCS),-lpcre2-8 -ldl -lm)))
 $(foreach k,line length varint http1 resp datagram,$(BUILD)/fuzz/fuzz_framer_$(k)): tests/fuzz/fuzz_framer.inc

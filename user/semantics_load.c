@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileutil.h"
 #include "json.h"
 
 #define MAX_FILE_BYTES (1 << 20)
@@ -1624,19 +1625,14 @@ struct sem_set *sem_load(const char *const *paths, size_t n, struct sem_diags *d
 	unsigned errors = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct ctx c = { .file = paths[i], .d = diags };
-		FILE *f = fopen(paths[i], "rb");
-		if (!f) {
-			diag(&c, (struct json_pos){ 0, 0 }, "", "cannot open: %s", strerror(errno));
+		size_t len;
+		char *buf = read_file_max(paths[i], MAX_FILE_BYTES, &len);
+		if (!buf) {
+			if (errno == EFBIG)
+				diag(&c, (struct json_pos){ 0, 0 }, "", "larger than %d bytes", MAX_FILE_BYTES);
+			else
+				diag(&c, (struct json_pos){ 0, 0 }, "", "cannot open: %s", strerror(errno));
 			errors++;
-			continue;
-		}
-		char *buf = malloc(MAX_FILE_BYTES + 1);
-		size_t len = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
-		fclose(f);
-		if (!buf || len > MAX_FILE_BYTES) {
-			diag(&c, (struct json_pos){ 0, 0 }, "", "larger than %d bytes", MAX_FILE_BYTES);
-			errors++;
-			free(buf);
 			continue;
 		}
 		add_buffer(set, paths[i], buf, len, diags, &errors);
