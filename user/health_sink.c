@@ -155,62 +155,6 @@ static bool hop_failed(const struct lk_hop *h)
 	return (f & (LK_F_TIMEOUT | LK_F_CLOSED)) || lk_hop_outcome(h) == LK_OUTCOME_ERROR;
 }
 
-/* How long a parent waited on one child: as the parent's node saw it (its client
- * side: request sent .. answer received, or .. given up when no answer came), else as
- * the child's server saw it.  The client side comes first even when the server did
- * answer: an answer that never arrived (lost, or late to a socket already closed for
- * a retry) kept the parent waiting until it gave up, not for the server's own
- * sub-millisecond work.  (lk_hop_children_time() prefers the server's answer over the
- * client's give-up; see /work/coord/linking.md.) */
-static bool waited_on(const struct lk_hop *k, uint64_t *a, uint64_t *b)
-{
-	const struct lk_side *cs = &k->side[LK_CLIENT], *ss = &k->side[LK_SERVER];
-
-	if (cs->state != LK_SIDE_ABSENT && cs->t_req_start && (cs->t_resp_end || cs->t_gave_up)) {
-		*a = cs->t_req_start;
-		*b = cs->t_resp_end ? cs->t_resp_end : cs->t_gave_up;
-	} else if (ss->state != LK_SIDE_ABSENT && ss->t_resp_start) {
-		*a = ss->t_req_end;
-		*b = ss->t_resp_start;
-	} else {
-		return false;
-	}
-	return *b >= *a;
-}
-
-/* The union of the children's intervals: retries in a row and parallel fan-out are
- * each counted once. */
-static uint64_t children_time(const struct lk_hop *h)
-{
-	enum { MAXC = 256 };
-	uint64_t a[MAXC], b[MAXC], total = 0, cs = 0, ce = 0;
-	unsigned n = 0;
-
-	for (const struct lk_hop *k = h->first_child; k && n < MAXC; k = k->next_sibling)
-		if (waited_on(k, &a[n], &b[n]))
-			n++;
-	for (unsigned i = 1; i < n; i++) { /* insertion sort by start: almost ordered */
-		uint64_t x = a[i], y = b[i];
-		unsigned j = i;
-		for (; j > 0 && a[j - 1] > x; j--) {
-			a[j] = a[j - 1];
-			b[j] = b[j - 1];
-		}
-		a[j] = x;
-		b[j] = y;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (i == 0 || a[i] > ce) {
-			total += ce - cs;
-			cs = a[i];
-			ce = b[i];
-		} else if (b[i] > ce) {
-			ce = b[i];
-		}
-	}
-	return n ? total + (ce - cs) : 0;
-}
-
 /* Did this hop fail because of its children?  One of them failed, or -- for a hop
  * its caller gave up on -- one was still outstanding when it was given up (a hung
  * upstream's answer arriving after the client left): the caller waited for the
@@ -225,7 +169,7 @@ static bool failed_below(const struct lk_hop *h)
 	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling) {
 		if (hop_failed(k))
 			return true;
-		if (unanswered && g && waited_on(k, &a, &b) && a < g && b >= g)
+		if (unanswered && g && lk_hop_child_span(k, &a, &b) && a < g && b >= g)
 			return true;
 	}
 	return false;
@@ -238,7 +182,7 @@ static uint64_t own_latency(const struct lk_hop *h)
 {
 	uint64_t lat = h->side[LK_CLIENT].state == LK_SIDE_DONE ? lk_hop_client_latency(h)
 								: lk_hop_server_time(h);
-	uint64_t kids = children_time(h);
+	uint64_t kids = lk_hop_children_time(h);
 	return lat > kids ? lat - kids : 0;
 }
 
@@ -348,7 +292,7 @@ static void open_hop(const struct lk_hop *h, void *arg)
 	 * has waited on itself for 0 ms the moment its upstream's answer arrives) */
 	for (const struct lk_hop *k = h->first_child; k; k = k->next_sibling) {
 		uint64_t a, b;
-		if (waited_on(k, &a, &b) && b > start)
+		if (lk_hop_child_span(k, &a, &b) && b > start)
 			start = b;
 	}
 	if (!start || start > hs->ev_now)

@@ -891,22 +891,22 @@ uint64_t lk_hop_server_time(const struct lk_hop *h)
 	return s->t_resp_start - s->t_req_end;
 }
 
-/* A child's busy interval as its parent's node saw it (client side), else as its
- * server saw it. */
-static bool child_span(const struct lk_hop *c, uint64_t *a, uint64_t *b)
+/* link.h.  (health_sink.c judges a hop's own time with these: one rule for the
+ * children_ns of --paths and for health.) */
+bool lk_hop_child_span(const struct lk_hop *c, uint64_t *a, uint64_t *b)
 {
 	const struct lk_side *cs = &c->side[LK_CLIENT], *ss = &c->side[LK_SERVER];
-	if (cs->state != LK_SIDE_ABSENT && cs->t_resp_end) {
+	/* The parent's own side first, even when the server did answer: an answer that
+	 * never arrived (lost, or late to a socket already closed for a retry) kept the
+	 * parent waiting until it gave up, not for the server's sub-millisecond work.
+	 * Never answered at all (the parent gave up, or the connection closed): the
+	 * parent was busy waiting on it all the same. */
+	if (cs->state != LK_SIDE_ABSENT && cs->t_req_start && (cs->t_resp_end || cs->t_gave_up)) {
 		*a = cs->t_req_start;
-		*b = cs->t_resp_end;
+		*b = cs->t_resp_end ? cs->t_resp_end : cs->t_gave_up;
 	} else if (ss->state != LK_SIDE_ABSENT && ss->t_resp_start) {
 		*a = ss->t_req_end;
 		*b = ss->t_resp_start;
-	} else if (cs->state != LK_SIDE_ABSENT && cs->t_gave_up) {
-		/* never answered (the parent gave up, or the connection closed): the
-		 * parent was busy waiting on it all the same */
-		*a = cs->t_req_start;
-		*b = cs->t_gave_up;
 	} else {
 		return false;
 	}
@@ -920,7 +920,7 @@ uint64_t lk_hop_children_time(const struct lk_hop *h)
 	uint64_t a[MAXC], b[MAXC];
 	unsigned n = 0;
 	for (const struct lk_hop *c = h->first_child; c && n < MAXC; c = c->next_sibling)
-		if (child_span(c, &a[n], &b[n]))
+		if (lk_hop_child_span(c, &a[n], &b[n]))
 			n++;
 	/* insertion sort by start: fan-out is small and already almost ordered */
 	for (unsigned i = 1; i < n; i++) {

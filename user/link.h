@@ -140,6 +140,10 @@ uint64_t lk_hops_alive(const struct linker *lk);
 /* Derived per-hop figures (ns; 0 when a needed side was not seen). */
 uint64_t lk_hop_client_latency(const struct lk_hop *h);
 uint64_t lk_hop_server_time(const struct lk_hop *h);
+/* How long a parent waited on child c, [*a, *b]: as the parent's node saw it (request
+ * sent .. answer received, or .. given up), else as the child's server saw it. */
+bool lk_hop_child_span(const struct lk_hop *c, uint64_t *a, uint64_t *b);
+/* The union of the children's spans: retries in a row and parallel fan-out counted once. */
 uint64_t lk_hop_children_time(const struct lk_hop *h);
 uint16_t lk_hop_flags(const struct lk_hop *h); /* hop flags | both sides' flags */
 uint8_t lk_hop_outcome(const struct lk_hop *h);
